@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * chan: named, bounded, multi-producer multi-consumer message channels
+ * between processes over POSIX shared memory.
+ *
+ * Every function that can fail returns a negative errno value on failure
+ * and 0 (or a non-negative result) on success.  The library never prints
+ * and never exits.  Output parameters are left untouched on failure unless
+ * the description says otherwise.
+ *
+ * A handle (struct chan *) may be used by several threads at once, except
+ * that chan_detach() must be the last call made on it.
+ */
+#ifndef CHAN_H
+#define CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A channel name is 1 to CHAN_NAME_MAX bytes from [A-Za-z0-9._-], and is
+ * neither "." nor "..".  The channel NAME lives in the file
+ * /dev/shm/chan.NAME (CHAN_SHM_PREFIX followed by the name).
+ */
+#define CHAN_NAME_MAX   128
+#define CHAN_SHM_PREFIX "chan."
+
+/* Defaults used when a field of struct chan_params is 0. */
+#define CHAN_CAPACITY_DEFAULT 256
+#define CHAN_MSG_SIZE_DEFAULT 4096
+#define CHAN_MODE_DEFAULT     0600
+
+/* Limits on the geometry of a channel. */
+#define CHAN_CAPACITY_MAX (UINT64_C(1) << 24)
+#define CHAN_MSG_SIZE_MAX (UINT64_C(1) << 30)
+
+/* Pass as timeout_ns to wait without limit. */
+#define CHAN_TIMEOUT_INFINITE UINT64_MAX
+
+struct chan;
+
+/* Flags of struct chan_params. */
+enum {
+	/* Attach to an existing channel of the same geometry. */
+	CHAN_EXIST_OK = 1u << 0,
+};
+
+/* Parameters of chan_create().  Initialise with chan_params_init(). */
+struct chan_params {
+	uint64_t capacity;     /* messages; 0 selects CHAN_CAPACITY_DEFAULT */
+	uint64_t max_msg_size; /* bytes; 0 selects CHAN_MSG_SIZE_DEFAULT */
+	uint32_t mode;         /* permission bits; 0 selects 0600 */
+	uint32_t flags;        /* CHAN_EXIST_OK */
+	uid_t owner;           /* (uid_t)-1 keeps the creator's user */
+	gid_t group;           /* (gid_t)-1 keeps the creator's group */
+};
+
+/* Snapshot of a channel's geometry, state and counters. */
+struct chan_info {
+	uint64_t capacity;      /* messages */
+	uint64_t max_msg_size;  /* bytes */
+	uint64_t segment_size;  /* bytes of shared memory */
+	uint64_t depth;         /* messages queued now */
+	uint64_t msgs_sent;     /* messages committed since creation */
+	uint64_t bytes_sent;
+	uint64_t msgs_received; /* messages taken since creation */
+	uint64_t bytes_received;
+	uint64_t send_waits;    /* sends that waited on a full channel */
+	uint64_t recv_waits;    /* receives that waited on an empty one */
+	uint64_t recoveries;    /* lock owners found dead and repaired */
+	uint32_t send_waiters;  /* senders waiting now (an upper bound) */
+	uint32_t recv_waiters;  /* receivers waiting now (an upper bound) */
+	int64_t creator_pid;
+	int64_t created_sec;    /* creation time, seconds since the epoch */
+	int64_t created_nsec;
+	uint32_t mode;          /* permission bits of the segment */
+	uid_t owner;
+	gid_t group;
+	int closed;             /* non-zero once chan_close() was called */
+};
+
+/*
+ * Fill params with the defaults: capacity CHAN_CAPACITY_DEFAULT, maximum
+ * message size CHAN_MSG_SIZE_DEFAULT, mode 0600, no flags, owner and group
+ * unchanged.
+ */
+void chan_params_init(struct chan_params *params);
+
+/*
+ * Create the channel name and attach to it.  params may be NULL for the
+ * defaults.  The segment gets exactly params->mode, whatever the umask.
+ * The channel becomes visible to others only once it is fully initialised.
+ *
+ * Returns 0 and stores the handle in *ret, or:
+ *   -EINVAL  invalid name, capacity, size, mode or flags
+ *   -EEXIST  the name exists (without CHAN_EXIST_OK), or it exists with
+ *            another capacity or maximum message size (with it)
+ *   -ENOSPC  /dev/shm cannot hold the channel; nothing is left behind
+ *   -EACCES, -EPERM  no permission to create, chown or attach
+ *   -EBADMSG, -EPROTONOSUPPORT  as for chan_attach(), with CHAN_EXIST_OK
+ *   -ENOMEM  out of memory or address space
+ *   or another errno from open(2), fallocate(2), mmap(2) or fchown(2).
+ */
+int chan_create(const char *name, const struct chan_params *params,
+		struct chan **ret);
+
+/*
+ * Attach to the existing channel name.  The segment is opened without
+ * following symbolic links and validated before use.
+ *
+ * Returns 0 and stores the handle in *ret, or:
+ *   -EINVAL  invalid name
+ *   -ENOENT  no channel of that name
+ *   -EACCES  no permission to read and write the segment
+ *   -EBADMSG  not a chan segment: wrong magic, geometry or size
+ *   -EPROTONOSUPPORT  a segment of a newer format version, or made by a
+ *            process of another ABI (for example 32-bit)
+ *   -ENOMEM  out of memory or address space
+ */
+int chan_attach(const char *name, struct chan **ret);
+
+/*
+ * Unmap the channel and free the handle.  The channel itself stays, with
+ * its messages.  Accepts NULL.
+ */
+void chan_detach(struct chan *ch);
+
+/*
+ * Remove the name.  Processes attached keep using the channel until they
+ * detach, as with an unlinked file; new attaches fail with -ENOENT.
+ *
+ * Returns 0, or -EINVAL (invalid name), -ENOENT, -EACCES or -EPERM.
+ */
+int chan_remove(const char *name);
+
+/*
+ * Close the channel for every process.  Later sends fail with -EPIPE;
+ * receivers take the messages still queued and then get -EPIPE.  Every
+ * blocked sender and receiver wakes.  Closing twice is not an error.
+ *
+ * Returns 0, or -EBADMSG if the segment is corrupt.
+ */
+int chan_close(struct chan *ch);
+
+/*
+ * Send len bytes from buf as one message.  chan_send() waits while the
+ * channel is full, chan_try_send() never waits, and chan_send_timeout()
+ * waits up to timeout_ns nanoseconds of CLOCK_MONOTONIC.  A send that can
+ * complete at once succeeds whatever the timeout.
+ *
+ * Returns 0 once the message is committed, or:
+ *   -EMSGSIZE  len exceeds the channel's maximum message size; nothing
+ *              was queued
+ *   -EPIPE     the channel is closed
+ *   -EAGAIN    chan_try_send() only: the channel is full
+ *   -ETIMEDOUT chan_send_timeout() only: still full at the deadline
+ *   -EINTR     a signal handler ran while waiting; nothing was sent.  The
+ *              call is not restarted, whatever SA_RESTART says.
+ *   -EINVAL    ch is NULL, or buf is NULL and len is not 0
+ *   -EBADMSG   the segment is corrupt
+ */
+int chan_send(struct chan *ch, const void *buf, size_t len);
+int chan_try_send(struct chan *ch, const void *buf, size_t len);
+int chan_send_timeout(struct chan *ch, const void *buf, size_t len,
+		      uint64_t timeout_ns);
+
+/*
+ * Take the oldest message into buf, which holds size bytes, and store its
+ * length in *ret_len.  chan_recv() waits while the channel is empty,
+ * chan_try_recv() never waits, and chan_recv_timeout() waits up to
+ * timeout_ns nanoseconds of CLOCK_MONOTONIC.  A receive that can complete
+ * at once succeeds whatever the timeout.
+ *
+ * Returns 0, or:
+ *   -EMSGSIZE  the next message is larger than size: nothing is removed,
+ *              and *ret_len is set to the size needed
+ *   -EPIPE     end of channel: it is closed and no message is left
+ *   -EAGAIN    chan_try_recv() only: the channel is empty
+ *   -ETIMEDOUT chan_recv_timeout() only: still empty at the deadline
+ *   -EINTR     a signal handler ran while waiting; nothing was taken.  The
+ *              call is not restarted, whatever SA_RESTART says.
+ *   -EINVAL    ch or ret_len is NULL, or buf is NULL and size is not 0
+ *   -EBADMSG   the segment is corrupt
+ */
+int chan_recv(struct chan *ch, void *buf, size_t size, size_t *ret_len);
+int chan_try_recv(struct chan *ch, void *buf, size_t size, size_t *ret_len);
+int chan_recv_timeout(struct chan *ch, void *buf, size_t size,
+		      size_t *ret_len, uint64_t timeout_ns);
+
+/*
+ * Store a snapshot of the channel's geometry, state and counters in *ret.
+ * The snapshot is taken without the lock, so it works while another
+ * process holds it, and its counters may disagree by a message or two.
+ *
+ * Returns 0, or -EINVAL (a NULL argument) or -errno from fstat(2).
+ */
+int chan_info(struct chan *ch, struct chan_info *ret);
+
+/* Return the channel's name, or its maximum message size in bytes. */
+const char *chan_name(const struct chan *ch);
+size_t chan_max_msg_size(const struct chan *ch);
+
+/*
+ * Check a channel name against the rules above.
+ * Returns 0, or -EINVAL for NULL, empty, too long, "." or ".." names
+ * and names with a byte outside [A-Za-z0-9._-].
+ */
+int chan_name_validate(const char *name);
+
+/*
+ * List the channels in /dev/shm, sorted by name.  *ret_names receives an
+ * array of *ret_count names; release it with chan_list_free().
+ *
+ * Returns 0, or -ENOMEM, or -errno from opendir(3).
+ */
+int chan_list(char ***ret_names, size_t *ret_count);
+void chan_list_free(char **names, size_t count);
+
+/*
+ * Describe an error code in words, with chan's meaning where it has one
+ * ("channel is closed" for EPIPE).  Accepts err with either sign.  Returns
+ * a static string, never NULL.
+ */
+const char *chan_strerror(int err);
+
+/* Return the symbolic name of an error code, such as "EPIPE". */
+const char *chan_error_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHAN_H */

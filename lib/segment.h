@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The layout of a channel segment in shared memory, and the process-local
+ * handle that maps it.
+ *
+ * A segment is one file in /dev/shm:
+ *
+ *   offset 0            struct chan_seg (CHAN_SEG_HEADER_SIZE bytes)
+ *   CHAN_SEG_HEADER_SIZE  capacity slots of slot_size bytes each
+ *
+ * A slot holds a struct chan_slot (the message length) followed by the
+ * payload.  Every field has a fixed width and a fixed offset, checked by
+ * static assertions below, and no pointer is stored.  The one
+ * ABI-dependent object, the pthread mutex, sits in a fixed 64-byte cell;
+ * the header records the ABI that initialised it (CHAN_SEG_ABI), and
+ * attach rejects a segment made under another.
+ *
+ * Ring indices.  head and tail count messages since creation and never
+ * wrap in practice (2^64).  Message n lives in slot n % capacity.  The
+ * queue holds the messages head .. tail-1, so depth = tail - head, and a
+ * valid segment always has tail - head <= capacity.
+ *
+ * Crash consistency.  head and tail are changed only under the lock, and
+ * each by a single store made after the slot it covers is fully written
+ * (send) or read (receive).  A process killed at any instruction inside
+ * the lock therefore leaves head and tail describing a consistent ring:
+ * a half-written message lies beyond tail and is never seen.  The
+ * counters beside them (bytes, waits) are updated after the index store,
+ * so a crash can leave them one message behind, never ahead.
+ *
+ * Waiting.  Receivers sleep on data_seq and senders on space_seq, two
+ * 32-bit futex words that are bumped under the lock on each commit and
+ * each take.  recv_waiters and send_waiters count the processes that may
+ * be asleep, so that a commit or take makes the futex system call only
+ * when someone waits.  A waiter that dies leaves its count behind; that
+ * costs a spurious wake-up call, never a lost one.
+ */
+#ifndef CHAN_SEGMENT_H
+#define CHAN_SEGMENT_H
+
+#include <assert.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chan.h"
+
+/* The bytes "CHANSEG1" read as a little-endian integer. */
+#define CHAN_SEG_MAGIC       UINT64_C(0x314745534e414843)
+#define CHAN_SEG_VERSION     1
+#define CHAN_SEG_HEADER_SIZE 4096
+#define CHAN_SEG_SLOT_ALIGN  64
+#define CHAN_CACHE_LINE      64
+
+/* Pointer width and mutex size of the process that built the segment. */
+#define CHAN_SEG_ABI                                                           \
+	((uint32_t)(sizeof(void *) << 16 | sizeof(pthread_mutex_t) << 8 |     \
+		    sizeof(long)))
+
+struct chan_seg {
+	/* Identity and geometry: written once, before the name exists. */
+	uint64_t magic;
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t abi;
+	uint32_t reserved0;
+	uint64_t capacity;
+	uint64_t max_msg_size;
+	uint64_t slot_size;
+	uint64_t segment_size;
+	int64_t creator_pid;
+	int64_t created_sec;
+	int64_t created_nsec;
+	uint8_t pad0[CHAN_CACHE_LINE * 2 - 80];
+
+	/* The robust, process-shared mutex that guards the ring. */
+	union {
+		pthread_mutex_t mutex;
+		uint8_t bytes[CHAN_CACHE_LINE];
+	} lock;
+
+	/* State shared by both sides. */
+	uint32_t closed;
+	uint32_t reserved1;
+	uint64_t recoveries;
+	uint8_t pad1[CHAN_CACHE_LINE - 16];
+
+	/* Producer side: written by senders. */
+	uint64_t tail;
+	uint64_t bytes_sent;
+	uint64_t send_waits;
+	uint32_t data_seq;     /* receivers sleep on this futex word */
+	uint32_t recv_waiters; /* receivers that may sleep on data_seq */
+	uint8_t pad2[CHAN_CACHE_LINE - 32];
+
+	/* Consumer side: written by receivers. */
+	uint64_t head;
+	uint64_t bytes_received;
+	uint64_t recv_waits;
+	uint32_t space_seq;    /* senders sleep on this futex word */
+	uint32_t send_waiters; /* senders that may sleep on space_seq */
+	uint8_t pad3[CHAN_CACHE_LINE - 32];
+};
+
+static_assert(sizeof(pthread_mutex_t) <= CHAN_CACHE_LINE,
+	      "pthread_mutex_t must fit its cell in the segment");
+static_assert(offsetof(struct chan_seg, lock) == 128, "layout");
+static_assert(offsetof(struct chan_seg, closed) == 192, "layout");
+static_assert(offsetof(struct chan_seg, tail) == 256, "layout");
+static_assert(offsetof(struct chan_seg, head) == 320, "layout");
+static_assert(sizeof(struct chan_seg) == 384, "layout");
+static_assert(sizeof(struct chan_seg) <= CHAN_SEG_HEADER_SIZE, "layout");
+
+/* The header of each slot; the payload follows it. */
+struct chan_slot {
+	uint32_t len;
+	uint32_t reserved;
+};
+
+#define CHAN_SLOT_HEADER_SIZE ((uint64_t)sizeof(struct chan_slot))
+
+/*
+ * The process-local handle.  The geometry is copied from the segment once,
+ * at attach, after validation, and every bound is checked against these
+ * copies: a peer that rewrites the header later cannot move our accesses
+ * outside the mapping.
+ */
+struct chan {
+	struct chan_seg *seg;
+	uint8_t *slots;
+	size_t map_size;
+	uint64_t capacity;
+	uint64_t max_msg_size;
+	uint64_t slot_size;
+	int fd;
+	char name[CHAN_NAME_MAX + 1];
+};
+
+/* Compute slot_size and segment_size for a geometry; -EINVAL if too big. */
+int chan__geometry(uint64_t capacity, uint64_t max_msg_size,
+		   uint64_t *ret_slot_size, uint64_t *ret_segment_size);
+
+/* Build "<dir>/chan.<name>" into buf, and return the directory alone. */
+const char *chan__shm_dir(void);
+int chan__shm_path(const char *name, char *buf, size_t size);
+
+#endif /* CHAN_SEGMENT_H */

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sync.h"
+
+#define NSEC_PER_SEC 1000000000LL
+
+/*
+ * A call that must not wait for space or data may still wait this long for
+ * the lock, which live processes hold only while copying one message.
+ */
+#define LOCK_GRACE_NS (100 * 1000 * 1000LL)
+
+/*
+ * Sleeps are cut into slices of this length.  A waker wakes one sleeper per
+ * message; if that sleeper is killed before it takes the message, another
+ * sleeper notices at the end of its slice at the latest.
+ */
+#define WAIT_SLICE_NS (500 * 1000 * 1000LL)
+
+/* Attempts at the lock before sleeping on it. */
+#define LOCK_SPINS 200
+
+static void timespec_add_ns(struct timespec *ts, uint64_t ns)
+{
+	uint64_t sec = ns / NSEC_PER_SEC;
+
+	if (sec > (uint64_t)(INT64_MAX / 2)) {
+		ts->tv_sec = INT64_MAX / 2;
+		ts->tv_nsec = 0;
+		return;
+	}
+	ts->tv_sec += (time_t)sec;
+	ts->tv_nsec += (long)(ns % NSEC_PER_SEC);
+	if (ts->tv_nsec >= NSEC_PER_SEC) {
+		ts->tv_sec++;
+		ts->tv_nsec -= NSEC_PER_SEC;
+	}
+}
+
+static bool timespec_before(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec;
+	return a->tv_nsec < b->tv_nsec;
+}
+
+static struct timespec now_plus(uint64_t ns)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	timespec_add_ns(&ts, ns);
+	return ts;
+}
+
+void chan__deadline_init(struct chan_deadline *d, uint64_t timeout_ns)
+{
+	d->infinite = timeout_ns == CHAN_TIMEOUT_INFINITE;
+	d->immediate = timeout_ns == 0;
+	if (d->infinite)
+		d->at = (struct timespec){0};
+	else
+		d->at = now_plus(timeout_ns);
+}
+
+bool chan__deadline_passed(const struct chan_deadline *d)
+{
+	struct timespec now;
+
+	if (d->infinite)
+		return false;
+	if (d->immediate)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return !timespec_before(&now, &d->at);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * The previous owner died inside the critical section.  head and tail are
+ * published by single stores after the data they cover (see segment.h),
+ * so the ring is consistent as it stands; what remains is to reject a ring
+ * that no crash could have produced, and to count the recovery.
+ */
+static int recover_owner_died(struct chan *ch)
+{
+	struct chan_seg *seg = ch->seg;
+	uint64_t head = load_relaxed(&seg->head);
+	uint64_t tail = load_relaxed(&seg->tail);
+
+	if (pthread_mutex_consistent(&seg->lock.mutex) != 0)
+		return -EBADMSG;
+	add_relaxed(&seg->recoveries, 1);
+	if (tail - head > ch->capacity)
+		return -EBADMSG;
+	return 0;
+}
+
+int chan__lock(struct chan *ch, const struct chan_deadline *d)
+{
+	pthread_mutex_t *mutex = &ch->seg->lock.mutex;
+	struct timespec grace;
+	const struct timespec *until;
+	int r = EBUSY;
+
+	for (int i = 0; i < LOCK_SPINS && r == EBUSY; i++) {
+		r = pthread_mutex_trylock(mutex);
+		if (r == EBUSY)
+			cpu_relax();
+	}
+
+	if (r == EBUSY) {
+		CHAN_FAULT("lock-wait");
+		if (d->infinite) {
+			r = pthread_mutex_lock(mutex);
+		} else {
+			grace = now_plus(LOCK_GRACE_NS);
+			until = &d->at;
+			if (d->immediate || timespec_before(&d->at, &grace))
+				until = &grace;
+			r = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC,
+						    until);
+		}
+	}
+
+	switch (r) {
+	case 0:
+		CHAN_FAULT("locked");
+		return 0;
+	case EOWNERDEAD:
+		r = recover_owner_died(ch);
+		if (r < 0)
+			pthread_mutex_unlock(mutex);
+		CHAN_FAULT("recovered");
+		return r;
+	case ETIMEDOUT:
+		return -ETIMEDOUT;
+	default:
+		/* EINVAL, ENOTRECOVERABLE, EDEADLK: the mutex is not ours. */
+		return -EBADMSG;
+	}
+}
+
+void chan__unlock(struct chan *ch)
+{
+	pthread_mutex_unlock(&ch->seg->lock.mutex);
+}
+
+/*
+ * The futex words are shared between processes, so the operations must not
+ * carry FUTEX_PRIVATE_FLAG.  FUTEX_WAIT_BITSET takes an absolute time on
+ * CLOCK_MONOTONIC, so a wall clock change does not move the deadline.
+ */
+int chan__futex_wait(uint32_t *word, uint32_t expected,
+		     const struct chan_deadline *d)
+{
+	struct timespec slice = now_plus(WAIT_SLICE_NS);
+	const struct timespec *until = &slice;
+	long r;
+
+	if (!d->infinite && timespec_before(&d->at, &slice))
+		until = &d->at;
+
+	r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, until, NULL,
+		    FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
+		return 0;
+
+	switch (errno) {
+	case EINTR:
+		return -EINTR;
+	case ETIMEDOUT:
+		return until == &slice ? 0 : -ETIMEDOUT;
+	default:
+		/* EAGAIN: the word changed before we slept. */
+		return 0;
+	}
+}
+
+void chan__futex_wake(uint32_t *word, int count)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0);
+}
+
+#ifdef CHAN_FAULT_INJECTION
+/*
+ * CHAN_FAULT is "POINT" to die the first time POINT is reached, or
+ * "POINT@N" to die the N-th time.
+ */
+void chan__fault_point(const char *point)
+{
+	static unsigned hits;
+	const char *spec = getenv("CHAN_FAULT");
+	size_t len = strlen(point);
+	unsigned long nth = 1;
+
+	if (spec == NULL || strncmp(spec, point, len) != 0)
+		return;
+	if (spec[len] == '@')
+		nth = strtoul(spec + len + 1, NULL, 10);
+	else if (spec[len] != '\0')
+		return;
+	if (__atomic_add_fetch(&hits, 1, __ATOMIC_RELAXED) >= nth)
+		raise(SIGKILL);
+}
+#endif
