@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* Declarations shared by the chanctl verbs. */
+#ifndef CHANCTL_H
+#define CHANCTL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "chan.h"
+
+/*
+ * Exit status of chanctl, as documented in chanctl(1) and --help.  A verb
+ * stopped by SIGINT or SIGTERM exits with 128 plus the signal number.
+ */
+enum chanctl_exit {
+	CHANCTL_EXIT_OK = 0,
+	CHANCTL_EXIT_FAILURE = 1,
+	CHANCTL_EXIT_USAGE = 2,
+	CHANCTL_EXIT_NOT_FOUND = 3,
+	CHANCTL_EXIT_TIMED_OUT = 4,
+	CHANCTL_EXIT_CLOSED = 5,
+	CHANCTL_EXIT_EXISTS = 6,
+	CHANCTL_EXIT_SIGNAL_BASE = 128,
+};
+
+/*
+ * One verb: its name, its operands after the options, the help text and
+ * the function that runs it.  run() receives argv with argv[0] set to the
+ * verb name and returns an exit status.
+ */
+struct verb {
+	const char *name;
+	const char *synopsis; /* operands and options, after "chanctl VERB" */
+	const char *summary;  /* one line for the verb list */
+	const char *options;  /* option help, one option per line */
+	unsigned min_operands;
+	unsigned max_operands; /* UINT_MAX: no limit */
+	int (*run)(const struct verb *verb, int argc, char **argv);
+};
+
+int verb_create(const struct verb *verb, int argc, char **argv);
+int verb_ls(const struct verb *verb, int argc, char **argv);
+int verb_info(const struct verb *verb, int argc, char **argv);
+int verb_send(const struct verb *verb, int argc, char **argv);
+int verb_recv(const struct verb *verb, int argc, char **argv);
+int verb_close(const struct verb *verb, int argc, char **argv);
+int verb_rm(const struct verb *verb, int argc, char **argv);
+
+/* Print the help of one verb to standard output. */
+void verb_help(const struct verb *verb);
+
+/*
+ * Report an unknown option or a missing option value found by
+ * getopt_long() at argv[optind - 1], and return CHANCTL_EXIT_USAGE.
+ */
+int option_error(const struct verb *verb, char **argv, int c);
+
+/*
+ * Check the operand count left after the options; on failure, report it
+ * and return CHANCTL_EXIT_USAGE.
+ */
+int check_operands(const struct verb *verb, int count);
+
+/* Print "chanctl: MESSAGE" to standard error. */
+void log_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Report a usage error with a pointer to the verb's help, and return
+ * CHANCTL_EXIT_USAGE.
+ */
+int usage_error(const struct verb *verb, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Report `invalid WHAT "VALUE": RULE` with VALUE escaped for the terminal,
+ * and return CHANCTL_EXIT_USAGE.
+ */
+int invalid_value(const char *what, const char *value, const char *rule);
+
+/* Map a negative errno from libchan to an exit status. */
+int exit_status_of(int err);
+
+/* Check a channel name; report it and return the exit status if invalid. */
+int check_name(const char *name);
+
+/*
+ * Attach to a channel; on failure, report it with the fix and return the
+ * exit status.
+ */
+int attach_channel(const char *name, struct chan **ret);
+
+/* The path of the segment of a channel, for messages.  Free the result. */
+char *segment_path(const char *name);
+
+/*
+ * Strict parsers for option values.  Each returns 0, or reports the
+ * option and the value and returns CHANCTL_EXIT_USAGE.
+ */
+int parse_count(const char *option, const char *value, uint64_t max,
+		uint64_t *ret);
+int parse_size(const char *option, const char *value, uint64_t max,
+	       uint64_t *ret);
+int parse_seconds(const char *option, const char *value, uint64_t *ret_ns);
+int parse_mode(const char *option, const char *value, uint32_t *ret);
+int parse_user(const char *option, const char *value, uid_t *ret);
+int parse_group(const char *option, const char *value, gid_t *ret);
+
+/* Format a byte count in human units ("4.0K") into buf. */
+void format_size(char *buf, size_t size, uint64_t bytes);
+
+/* The user or group name of an id, or the id in decimal.  Free it. */
+char *user_name(uid_t uid);
+char *group_name(gid_t gid);
+
+/*
+ * SIGINT and SIGTERM set caught_signal.  The handlers are installed
+ * without SA_RESTART, so that a blocked read(2), write(2) or libchan call
+ * returns EINTR once they have run.
+ */
+extern volatile sig_atomic_t caught_signal;
+void install_signal_handlers(void);
+
+/*
+ * Write all of buf to fd, retrying after short writes and EINTR.  Returns
+ * 0 or a negative errno.
+ */
+int write_all(int fd, const void *buf, size_t len);
+
+#endif /* CHANCTL_H */
