@@ -175,15 +175,31 @@ void fail(struct proc_result *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The measurements (measure.c). */
-struct stream_result {
-	double msgs_per_s;
-	double mb_per_s;
-	uint64_t count;
+#define MAX_PASSES 15
+
+enum test_kind {
+	TEST_THROUGHPUT,
+	TEST_LATENCY,
+	TEST_MULTI,
 };
-struct latency_result {
-	double p50_us, p99_us, p999_us;
-	uint64_t count;
+
+/*
+ * One figure measured over several passes.  values[p] holds pass p:
+ * messages per second for throughput and multi, or the p50, p99 and
+ * p99.9 round trip in microseconds for latency.
+ */
+struct series {
+	enum test_kind kind;
+	const struct transport *t;
+	size_t size;
+	int pairs;	/* multi: senders, and as many receivers */
+	uint64_t count; /* messages (in all) or round trips per pass */
+	unsigned npasses;
+	double values[MAX_PASSES][3];
+	double median[3];
+	bool done;
 };
+
 struct idle_result {
 	uint64_t burst; /* messages received before the window */
 	double window_s;
@@ -191,11 +207,10 @@ struct idle_result {
 	double cpu_ms_per_s;
 };
 
-int measure_stream(const struct transport *t, size_t size,
-		   struct stream_result *ret);
-int measure_latency(const struct transport *t, size_t size,
-		    struct latency_result *ret);
-int measure_multi(int pairs, size_t size, struct stream_result *ret);
+int series_calibrate(struct series *se);
+int series_pass(struct series *se);
+void series_finish(struct series *se);
+double median(double *v, unsigned n);
 int measure_idle(bool after_burst, struct idle_result *ret);
 
 #endif /* CHANBENCH_H */

@@ -426,12 +426,11 @@ static void add_facts(struct report *rep)
 
 /* Results kept for the ratios and the target checks. */
 struct results {
-	struct stream_result thr[16][MAX_SIZES];
-	bool thr_ok[16][MAX_SIZES];
-	struct latency_result lat[16];
-	bool lat_ok[16];
-	struct stream_result multi[3][MAX_SIZES];
-	bool multi_ok[3][MAX_SIZES];
+	struct series thr[16][MAX_SIZES];
+	struct series lat[16];
+	struct series multi[3][MAX_SIZES];
+	size_t multi_sizes[MAX_SIZES];
+	size_t nmulti_sizes;
 	struct idle_result idle[2];
 	bool idle_ok[2];
 };
@@ -446,12 +445,56 @@ static double ratio(double a, double b)
 	return cfg.smoke || b <= 0 ? NAN : a / b;
 }
 
+/*
+ * Calibrate every series, then run pass p of each before pass p + 1 of
+ * any.  A slow spell of a shared machine then lowers one pass of every
+ * transport, not every pass of one, and the ratios stay fair.
+ */
+static int run_series(struct series **list, size_t n)
+{
+	unsigned passes = cfg.smoke ? 1 : cfg.passes;
+
+	for (size_t i = 0; i < n; i++) {
+		if (series_calibrate(list[i]) < 0)
+			return -1;
+	}
+	for (unsigned p = 0; p < passes; p++) {
+		for (size_t i = 0; i < n; i++) {
+			if (series_pass(list[i]) < 0)
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		series_finish(list[i]);
+	return 0;
+}
+
 static const struct column thr_columns[] = {
     {"transport", "transport", 0}, {"size", "size B", 0},
     {"messages", "messages", 0},   {"mmsgs_per_s", "M msg/s", 3},
     {"mb_per_s", "MB/s", 0},	   {"chan_ratio", "chan/this", 2},
     {"note", "note", 0},
 };
+
+static void throughput_row(struct table *t, const struct series *se,
+			   const struct series *chan, const char *skipped)
+{
+	size_t row = table_add_row(t);
+
+	table_set_text(t, row, 0, se->t->name);
+	table_set_number(t, row, 1, (double)se->size);
+	if (!se->done) {
+		table_set_text(t, row, 6, skipped);
+		return;
+	}
+	table_set_number(t, row, 2, (double)se->count);
+	table_set_number(t, row, 3, timed(se->median[0] / 1e6));
+	table_set_number(t, row, 4,
+			 timed(se->median[0] * (double)se->size / 1e6));
+	if (chan->done)
+		table_set_number(t, row, 5,
+				 ratio(chan->median[0], se->median[0]));
+}
 
 static int run_throughput(const struct plan *plan, struct report *rep,
 			  struct results *res)
@@ -460,50 +503,34 @@ static int run_throughput(const struct plan *plan, struct report *rep,
 	    report_table(rep, "throughput",
 			 "Streaming throughput, one sender and one receiver",
 			 thr_columns, 7);
+	char skipped[16][MAX_SIZES][160] = {{{0}}};
+	struct series *list[16 * MAX_SIZES];
+	size_t n = 0;
 
 	for (size_t s = 0; s < plan->nsizes; s++) {
-		size_t size = plan->sizes[s];
-
 		for (size_t i = 0; i < transport_count; i++) {
-			const struct transport *tr = transports[i];
-			size_t row;
-			char why[160];
+			struct series *se = &res->thr[i][s];
+			char *why = skipped[i][s];
 
+			*se = (struct series){.kind = TEST_THROUGHPUT,
+					      .t = transports[i],
+					      .size = plan->sizes[s]};
 			if (!plan->use[i])
 				continue;
-			row = table_add_row(t);
-			table_set_text(t, row, 0, tr->name);
-			table_set_number(t, row, 1, (double)size);
-			if (tr->fits(size, why, sizeof(why)) < 0) {
-				snprintf(why + strlen(why),
-					 sizeof(why) - strlen(why),
-					 ": skipped");
-				table_set_text(t, row, 6, why);
-				continue;
-			}
-			if (measure_stream(tr, size, &res->thr[i][s]) < 0)
-				return -1;
-			res->thr_ok[i][s] = true;
-			table_set_number(t, row, 2,
-					 (double)res->thr[i][s].count);
-			table_set_number(
-			    t, row, 3, timed(res->thr[i][s].msgs_per_s / 1e6));
-			table_set_number(t, row, 4,
-					 timed(res->thr[i][s].mb_per_s));
+			if (se->t->fits(se->size, why, 140) < 0)
+				strcat(why, ": skipped");
+			else
+				list[n++] = se;
 		}
 	}
+	if (run_series(list, n) < 0)
+		return -1;
 
-	/* chan's ratio to each peer, from the same run. */
-	for (size_t row = 0, s = 0; s < plan->nsizes; s++) {
+	for (size_t s = 0; s < plan->nsizes; s++) {
 		for (size_t i = 0; i < transport_count; i++) {
-			if (!plan->use[i])
-				continue;
-			if (res->thr_ok[0][s] && res->thr_ok[i][s])
-				table_set_number(
-				    t, row, 5,
-				    ratio(res->thr[0][s].msgs_per_s,
-					  res->thr[i][s].msgs_per_s));
-			row++;
+			if (plan->use[i])
+				throughput_row(t, &res->thr[i][s],
+					       &res->thr[0][s], skipped[i][s]);
 		}
 	}
 	return 0;
@@ -525,38 +552,39 @@ static int run_latency(const struct plan *plan, struct report *rep,
 	struct table *t = report_table(
 	    rep, "latency", "Ping-pong round trip, one channel each way",
 	    lat_columns, 7);
-	size_t size = plan->sizes[0];
+	struct series *list[16];
+	size_t size = plan->sizes[0], n = 0;
+	char why[160];
 
 	for (size_t s = 1; s < plan->nsizes; s++) {
 		if (plan->sizes[s] < size)
 			size = plan->sizes[s];
 	}
 	for (size_t i = 0; i < transport_count; i++) {
-		size_t row;
-		char why[160];
+		struct series *se = &res->lat[i];
 
-		if (!plan->use[i] ||
-		    transports[i]->fits(size, why, sizeof(why)))
-			continue;
-		if (measure_latency(transports[i], size, &res->lat[i]) < 0)
-			return -1;
-		res->lat_ok[i] = true;
-		row = table_add_row(t);
-		table_set_text(t, row, 0, transports[i]->name);
-		table_set_number(t, row, 1, (double)size);
-		table_set_number(t, row, 2, (double)res->lat[i].count);
-		table_set_number(t, row, 3, timed(res->lat[i].p50_us));
-		table_set_number(t, row, 4, timed(res->lat[i].p99_us));
-		table_set_number(t, row, 5, timed(res->lat[i].p999_us));
+		*se = (struct series){
+		    .kind = TEST_LATENCY, .t = transports[i], .size = size};
+		if (plan->use[i] && se->t->fits(size, why, sizeof(why)) == 0)
+			list[n++] = se;
 	}
-	for (size_t row = 0, i = 0; i < transport_count; i++) {
-		if (!res->lat_ok[i])
-			continue;
-		if (res->lat_ok[0])
+	if (run_series(list, n) < 0)
+		return -1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct series *se = list[i];
+		size_t row = table_add_row(t);
+
+		table_set_text(t, row, 0, se->t->name);
+		table_set_number(t, row, 1, (double)size);
+		table_set_number(t, row, 2, (double)se->count);
+		for (int k = 0; k < 3; k++)
+			table_set_number(t, row, 3 + (size_t)k,
+					 timed(se->median[k]));
+		if (res->lat[0].done)
 			table_set_number(
 			    t, row, 6,
-			    ratio(res->lat[0].p50_us, res->lat[i].p50_us));
-		row++;
+			    ratio(res->lat[0].median[0], se->median[0]));
 	}
 	return 0;
 }
@@ -577,29 +605,45 @@ static int run_multi(const struct plan *plan, struct report *rep,
 	    rep, "multi",
 	    "chan with several senders and receivers on one channel, total",
 	    multi_columns, 6);
-	const size_t *sizes =
-	    plan->sizes_given ? plan->sizes : default_multi_sizes;
-	size_t nsizes = plan->sizes_given ? plan->nsizes : 2;
+	struct series *list[3 * MAX_SIZES];
+	size_t n = 0;
 
-	for (size_t s = 0; s < nsizes; s++) {
+	res->nmulti_sizes = plan->sizes_given ? plan->nsizes : 2;
+	memcpy(res->multi_sizes,
+	       plan->sizes_given ? plan->sizes : default_multi_sizes,
+	       res->nmulti_sizes * sizeof(size_t));
+	for (size_t s = 0; s < res->nmulti_sizes; s++) {
 		for (size_t l = 0; l < 3; l++) {
-			int pairs = multi_layouts[l];
-			struct stream_result *r = &res->multi[l][s];
+			res->multi[l][s] = (struct series){
+			    .kind = TEST_MULTI,
+			    .t = transports[0],
+			    .size = res->multi_sizes[s],
+			    .pairs = multi_layouts[l],
+			};
+			list[n++] = &res->multi[l][s];
+		}
+	}
+	if (run_series(list, n) < 0)
+		return -1;
+
+	for (size_t s = 0; s < res->nmulti_sizes; s++) {
+		for (size_t l = 0; l < 3; l++) {
+			const struct series *se = &res->multi[l][s];
 			size_t row = table_add_row(t);
 			char layout[16];
 
-			if (measure_multi(pairs, sizes[s], r) < 0)
-				return -1;
-			res->multi_ok[l][s] = true;
-			snprintf(layout, sizeof(layout), "%dx%d", pairs, pairs);
+			snprintf(layout, sizeof(layout), "%dx%d", se->pairs,
+				 se->pairs);
 			table_set_text(t, row, 0, layout);
-			table_set_number(t, row, 1, (double)sizes[s]);
-			table_set_number(t, row, 2, (double)r->count);
-			table_set_number(t, row, 3, timed(r->msgs_per_s / 1e6));
-			table_set_number(t, row, 4, timed(r->mb_per_s));
+			table_set_number(t, row, 1, (double)se->size);
+			table_set_number(t, row, 2, (double)se->count);
+			table_set_number(t, row, 3, timed(se->median[0] / 1e6));
+			table_set_number(
+			    t, row, 4,
+			    timed(se->median[0] * (double)se->size / 1e6));
 			table_set_number(
 			    t, row, 5,
-			    ratio(r->msgs_per_s, res->multi[0][s].msgs_per_s));
+			    ratio(se->median[0], res->multi[0][s].median[0]));
 		}
 	}
 	return 0;
@@ -651,15 +695,6 @@ static const struct column target_columns[] = {
     {"met", "met", 0},
 };
 
-static int size_index(const struct plan *plan, size_t size)
-{
-	for (size_t s = 0; s < plan->nsizes; s++) {
-		if (plan->sizes[s] == size)
-			return (int)s;
-	}
-	return -1;
-}
-
 static void add_target(struct table *t, const char *what, double measured,
 		       double required, bool at_least)
 {
@@ -676,13 +711,15 @@ static void add_stream_target(struct table *t, const struct plan *plan,
 			      const struct results *res, size_t size, int peer,
 			      double required, const char *what)
 {
-	int s = size_index(plan, size);
+	for (size_t s = 0; s < plan->nsizes; s++) {
+		const struct series *chan = &res->thr[0][s];
+		const struct series *other = &res->thr[peer][s];
 
-	if (s < 0 || !res->thr_ok[0][s] || !res->thr_ok[peer][s])
-		return;
-	add_target(t, what,
-		   res->thr[0][s].msgs_per_s / res->thr[peer][s].msgs_per_s,
-		   required, true);
+		if (plan->sizes[s] != size || !chan->done || !other->done)
+			continue;
+		add_target(t, what, chan->median[0] / other->median[0],
+			   required, true);
+	}
 }
 
 static int peer_index(const char *name)
@@ -694,6 +731,11 @@ static int peer_index(const char *name)
 	return 0;
 }
 
+/*
+ * The idle thresholds are this tool's reading of "no CPU after a short
+ * bounded spin": under 0.1 % of a CPU while blocked, and under 1 % over a
+ * window that starts right after a burst.
+ */
 static void add_targets(struct report *rep, const struct plan *plan,
 			const struct results *res)
 {
@@ -706,27 +748,24 @@ static void add_targets(struct report *rep, const struct plan *plan,
 	add_stream_target(t, plan, res, 65536, spsc, 0.8, "64 KiB chan/spsc");
 	add_stream_target(t, plan, res, 65536, sock, 1.6,
 			  "64 KiB chan/unix-stream");
-	if (res->lat_ok[0] && res->lat_ok[spsc])
+	if (res->lat[0].done && res->lat[spsc].done)
 		add_target(t, "round trip p50 chan/spsc",
-			   res->lat[0].p50_us / res->lat[spsc].p50_us, 4.0,
-			   false);
+			   res->lat[0].median[0] / res->lat[spsc].median[0],
+			   4.0, false);
 	if (res->idle_ok[0])
 		add_target(t, "idle receiver CPU ms per s",
 			   res->idle[0].cpu_ms_per_s, 1.0, false);
 	if (res->idle_ok[1])
 		add_target(t, "after-burst receiver CPU ms per s",
 			   res->idle[1].cpu_ms_per_s, 10.0, false);
-	for (size_t s = 0; s < MAX_SIZES; s++) {
+	for (size_t s = 0; s < res->nmulti_sizes; s++) {
 		char what[48];
 
-		if (!res->multi_ok[0][s] || !res->multi_ok[2][s])
-			continue;
 		snprintf(what, sizeof(what), "4x4/1x1 at %zu B",
-			 plan->sizes_given ? plan->sizes[s]
-					   : default_multi_sizes[s]);
+			 res->multi_sizes[s]);
 		add_target(t, what,
-			   res->multi[2][s].msgs_per_s /
-			       res->multi[0][s].msgs_per_s,
+			   res->multi[2][s].median[0] /
+			       res->multi[0][s].median[0],
 			   0.7, true);
 	}
 }
@@ -740,9 +779,10 @@ static void add_notes(struct report *rep, const struct plan *plan)
 	else
 		report_note(
 		    rep,
-		    "each figure is the median of %u timed passes after one "
-		    "warm-up pass; chan/this is chan's figure divided by this "
-		    "transport's, from the same run",
+		    "each figure is the median of %u timed passes, taken in "
+		    "turn over all transports after one warm-up pass each; "
+		    "chan/this is chan's figure divided by this transport's, "
+		    "from the same run",
 		    cfg.passes);
 	if (plan->latency)
 		report_note(rep, "round-trip percentiles are nearest-rank, per "

@@ -23,7 +23,6 @@
 
 #define SMOKE_MESSAGES	  64
 #define SMOKE_ROUND_TRIPS 32
-#define MAX_PASSES	  15
 
 static int open_end(struct job *job, int link, bool tx, struct endpoint *ep,
 		    struct proc_result *res)
@@ -234,7 +233,7 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double median(double *v, unsigned n)
+double median(double *v, unsigned n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -255,32 +254,6 @@ static uint64_t count_for(double rate, uint64_t min)
 	if (n < (double)min)
 		return min;
 	return n > 1e8 ? 100000000 : (uint64_t)n;
-}
-
-static unsigned passes(void)
-{
-	return cfg.smoke ? 1 : cfg.passes;
-}
-
-int measure_stream(const struct transport *t, size_t size,
-		   struct stream_result *ret)
-{
-	double rates[MAX_PASSES], rate;
-	uint64_t count = SMOKE_MESSAGES;
-
-	if (!cfg.smoke) {
-		if (run_stream(t, size, warmup_count(size), &rate) < 0)
-			return -1;
-		count = count_for(rate, 200);
-	}
-	for (unsigned p = 0; p < passes(); p++) {
-		if (run_stream(t, size, count, &rates[p]) < 0)
-			return -1;
-	}
-	ret->count = count;
-	ret->msgs_per_s = median(rates, passes());
-	ret->mb_per_s = ret->msgs_per_s * (double)size / 1e6;
-	return 0;
 }
 
 /* Round-trip latency ------------------------------------------------------ */
@@ -392,36 +365,6 @@ static int run_latency(const struct transport *t, size_t size, uint64_t count,
 	if (r < 0)
 		return -1;
 	*ret = job.ctl->res[0];
-	return 0;
-}
-
-int measure_latency(const struct transport *t, size_t size,
-		    struct latency_result *ret)
-{
-	double p50[MAX_PASSES], p99[MAX_PASSES], p999[MAX_PASSES];
-	uint64_t count = SMOKE_ROUND_TRIPS;
-	struct proc_result res;
-
-	if (!cfg.smoke) {
-		uint64_t warm = 2000;
-
-		if (run_latency(t, size, warm, &res) < 0)
-			return -1;
-		count = count_for((double)warm /
-				      seconds(res.t_end_ns - res.t_start_ns),
-				  1000);
-	}
-	for (unsigned p = 0; p < passes(); p++) {
-		if (run_latency(t, size, count, &res) < 0)
-			return -1;
-		p50[p] = res.p50_ns / 1e3;
-		p99[p] = res.p99_ns / 1e3;
-		p999[p] = res.p999_ns / 1e3;
-	}
-	ret->count = count;
-	ret->p50_us = median(p50, passes());
-	ret->p99_us = median(p99, passes());
-	ret->p999_us = median(p999, passes());
 	return 0;
 }
 
@@ -604,24 +547,96 @@ static int run_multi(int pairs, size_t size, uint64_t total, double *ret_rate)
 	return 0;
 }
 
-int measure_multi(int pairs, size_t size, struct stream_result *ret)
-{
-	double rates[MAX_PASSES], rate;
-	uint64_t total = SMOKE_MESSAGES * (uint64_t)pairs;
+/* Calibration and passes ------------------------------------------------- */
 
-	if (!cfg.smoke) {
-		if (run_multi(pairs, size, warmup_count(size), &rate) < 0)
+/* Run one unreported pass of n messages, to warm up and to time it. */
+static int warm_up(struct series *se, uint64_t n, double *ret_seconds)
+{
+	struct proc_result res;
+	double rate = 0;
+
+	switch (se->kind) {
+	case TEST_THROUGHPUT:
+		if (run_stream(se->t, se->size, n, &rate) < 0)
 			return -1;
-		total = count_for(rate, 200 * (uint64_t)pairs);
-	}
-	for (unsigned p = 0; p < passes(); p++) {
-		if (run_multi(pairs, size, total, &rates[p]) < 0)
+		break;
+	case TEST_LATENCY:
+		if (run_latency(se->t, se->size, n, &res) < 0)
 			return -1;
+		rate = (double)n / seconds(res.t_end_ns - res.t_start_ns);
+		break;
+	case TEST_MULTI:
+		if (run_multi(se->pairs, se->size, n, &rate) < 0)
+			return -1;
+		break;
 	}
-	ret->count = total / (uint64_t)pairs * (uint64_t)pairs;
-	ret->msgs_per_s = median(rates, passes());
-	ret->mb_per_s = ret->msgs_per_s * (double)size / 1e6;
+	*ret_seconds = rate > 0 ? (double)n / rate : 1;
 	return 0;
+}
+
+int series_calibrate(struct series *se)
+{
+	uint64_t n, min;
+	double secs;
+
+	if (cfg.smoke) {
+		se->count = se->kind == TEST_LATENCY ? SMOKE_ROUND_TRIPS
+						     : SMOKE_MESSAGES;
+		if (se->kind == TEST_MULTI)
+			se->count *= (uint64_t)se->pairs;
+		return 0;
+	}
+	n = se->kind == TEST_LATENCY ? 2000 : warmup_count(se->size);
+	min = se->kind == TEST_LATENCY ? 1000 : 200;
+	if (se->kind == TEST_MULTI) {
+		n = n / (uint64_t)se->pairs * (uint64_t)se->pairs;
+		min *= (uint64_t)se->pairs;
+	}
+	if (warm_up(se, n, &secs) < 0)
+		return -1;
+	se->count = count_for((double)n / secs, min);
+	if (se->kind == TEST_MULTI)
+		se->count =
+		    se->count / (uint64_t)se->pairs * (uint64_t)se->pairs;
+	return 0;
+}
+
+int series_pass(struct series *se)
+{
+	double *v = se->values[se->npasses];
+	struct proc_result res;
+
+	switch (se->kind) {
+	case TEST_THROUGHPUT:
+		if (run_stream(se->t, se->size, se->count, &v[0]) < 0)
+			return -1;
+		break;
+	case TEST_LATENCY:
+		if (run_latency(se->t, se->size, se->count, &res) < 0)
+			return -1;
+		v[0] = res.p50_ns / 1e3;
+		v[1] = res.p99_ns / 1e3;
+		v[2] = res.p999_ns / 1e3;
+		break;
+	case TEST_MULTI:
+		if (run_multi(se->pairs, se->size, se->count, &v[0]) < 0)
+			return -1;
+		break;
+	}
+	se->npasses++;
+	return 0;
+}
+
+void series_finish(struct series *se)
+{
+	for (int k = 0; k < 3; k++) {
+		double col[MAX_PASSES];
+
+		for (unsigned p = 0; p < se->npasses; p++)
+			col[p] = se->values[p][k];
+		se->median[k] = median(col, se->npasses);
+	}
+	se->done = true;
 }
 
 /* CPU use of an idle receiver --------------------------------------------- */

@@ -174,8 +174,8 @@ static void cell_json(FILE *f, const struct cell *c, int precision)
 		json_string(f, c->text);
 		break;
 	case CELL_NUMBER:
-		/* Two more digits than the text, so that ratios survive. */
-		fprintf(f, "%.*f", precision + 2, c->number);
+		/* Whole numbers stay whole; others get two more digits. */
+		fprintf(f, "%.*f", precision ? precision + 2 : 0, c->number);
 		break;
 	case CELL_BOOL:
 		fputs(c->flag ? "true" : "false", f);
