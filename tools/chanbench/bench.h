@@ -59,7 +59,7 @@ struct endpoint {
 	size_t rbuf_end;
 };
 
-/* How the parent names a transport's objects, so that it can remove them. */
+/* The kind of name a transport's objects get, which says how to remove them. */
 enum naming {
 	NAMING_NONE, /* inherited descriptors, nothing to remove */
 	NAMING_CHAN, /* a chan name: the file CHAN_SHM_PREFIX + name */
@@ -96,7 +96,7 @@ void spsc_close(struct endpoint *ep);
 void spsc_destroy(struct link *link);
 void spin_pause(unsigned *spins);
 
-/* What one child process reports back through the shared control page. */
+/* The report of one child process, in the shared control page. */
 struct proc_result {
 	int64_t t_start_ns;
 	int64_t t_end_ns;
@@ -184,7 +184,7 @@ enum test_kind {
 };
 
 /*
- * One figure measured over several passes.  values[p] holds pass p:
+ * One figure measured over several passes.  values[p] is pass p:
  * messages per second for throughput and multi, or the p50, p99 and
  * p99.9 round trip in microseconds for latency.
  */

@@ -32,7 +32,7 @@ struct config cfg = {
     .corrupt_seq = UINT64_MAX,
 };
 
-/* What to run, from the command line. */
+/* The tests, transports and sizes selected on the command line. */
 struct plan {
 	bool use[16]; /* by index in transports[] */
 	size_t sizes[MAX_SIZES];
@@ -320,9 +320,15 @@ static int parse_args(int argc, char **argv, struct plan *plan)
 		return -1;
 	}
 
-	cfg.passes = passes ? (unsigned)passes : cfg.quick ? 3 : 5;
+	cfg.passes = cfg.quick ? 3 : 5;
+	if (passes != 0)
+		cfg.passes = (unsigned)passes;
 	cfg.target_s = cfg.quick ? 0.05 : 0.3;
-	cfg.idle_s = cfg.smoke ? 0.1 : cfg.quick ? 0.75 : 2.0;
+	cfg.idle_s = 2.0;
+	if (cfg.quick)
+		cfg.idle_s = 0.75;
+	if (cfg.smoke)
+		cfg.idle_s = 0.1;
 	cfg.timeout_s = (double)timeout;
 	return 0;
 }

@@ -52,7 +52,7 @@ static void *alloc_buffer(size_t size, struct proc_result *res)
 	return buf;
 }
 
-/* Fill message seq, spoiling it on purpose if --corrupt asks for it. */
+/* Fill message seq, and spoil it on purpose if --corrupt names it. */
 static void make_message(struct job *job, void *buf, uint64_t seq,
 			 uint32_t sender)
 {
@@ -244,7 +244,9 @@ static uint64_t warmup_count(size_t size)
 {
 	uint64_t n = ((uint64_t)32 << 20) / size;
 
-	return n < 500 ? 500 : n > 20000 ? 20000 : n;
+	if (n < 500)
+		return 500;
+	return n > 20000 ? 20000 : n;
 }
 
 static uint64_t count_for(double rate, uint64_t min)
@@ -481,7 +483,10 @@ out:
 	return r;
 }
 
-/* Check that every message of every sender arrived exactly once. */
+/*
+ * Check that every message of every sender arrived once, by the count and
+ * by the sums of seq and seq squared over all receivers.
+ */
 static int check_multi(const struct job *job)
 {
 	uint64_t n = job->count;

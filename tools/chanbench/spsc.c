@@ -6,8 +6,8 @@
  * so it shows the cost of the copies and the cache-line transfers alone.
  *
  * head (next index to read) is written only by the consumer and tail (next
- * index to write) only by the producer; each lives on its own pair of
- * cache lines so that the adjacent-line prefetcher does not make them
+ * index to write) only by the producer.  Each lives on its own pair of
+ * cache lines, so that the adjacent-line prefetcher does not make them
  * share.  The producer publishes a slot with a release store of tail after
  * writing it, and the consumer frees it with a release store of head after
  * reading it.  Each side caches the other's index and reloads it only when

@@ -3,12 +3,12 @@
  * Message contents and their verification.
  *
  * A message is a struct msg_hdr followed by a pattern derived from the
- * sequence number and the sender: 64-bit word i of the payload holds
+ * sequence number and the sender: 64-bit word i of the payload is
  * base + i * PATTERN_STEP, where base mixes seq and sender.  A stale slot,
  * a torn copy, a message delivered twice or out of order, or a wrong
  * length all break either the header or the pattern.  Filling and
- * checking are single linear passes that compilers vectorise, so the
- * check costs less than the copy it verifies.
+ * checking are each one linear pass over the message, which every
+ * transport pays alike.
  */
 #include <inttypes.h>
 #include <stdio.h>
