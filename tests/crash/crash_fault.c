@@ -156,6 +156,7 @@ static void hog_signal(int sig)
 static int hog_lock(void *arg)
 {
 	const struct worker *w = arg;
+	pthread_mutex_t *mutexes[2];
 	struct chan_seg *seg;
 	size_t size;
 	int r;
@@ -163,14 +164,15 @@ static int hog_lock(void *arg)
 	seg = crash_seg_map(w->name, &size);
 	if (seg == NULL)
 		return 2;
+	crash_seg_mutexes(seg, mutexes);
 	for (bool ready = false; !hog_stop; ready = true) {
-		r = pthread_mutex_lock(&seg->lock.mutex);
+		r = pthread_mutex_lock(mutexes[0]);
 		if (r != 0)
 			return crash_exit_code(r);
 		if (!ready)
 			crash_log(w->log_fd, 0);
 		crash_sleep_us(500);
-		pthread_mutex_unlock(&seg->lock.mutex);
+		pthread_mutex_unlock(mutexes[0]);
 		crash_sleep_us(100);
 	}
 	crash_seg_unmap(seg, size);
@@ -624,21 +626,27 @@ START_TEST(fault_mutex_kind)
 	/* glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP and PTHREAD_MUTEX_PSHARED_BIT
 	 */
 	const int robust_bit = 16, pshared_bit = 128;
+	pthread_mutex_t *mutexes[2];
 	struct chan_seg *seg;
 	char name[64];
 	struct chan *ch;
-	size_t size;
-	int kind;
+	size_t size, n;
 
 	crash_name(name, sizeof(name), "kind");
 	ch = crash_create(name, 1, 64);
 	ck_assert_ptr_nonnull(ch);
 	seg = crash_seg_map(name, &size);
 	ck_assert_ptr_nonnull(seg);
-	kind = seg->lock.mutex.__data.__kind;
-	ck_assert_msg(kind & robust_bit, "mutex kind 0x%x is not robust", kind);
-	ck_assert_msg(kind & pshared_bit,
-		      "mutex kind 0x%x is not process-shared", kind);
+	n = crash_seg_mutexes(seg, mutexes);
+	for (size_t i = 0; i < n; i++) {
+		int kind = mutexes[i]->__data.__kind;
+
+		ck_assert_msg(kind & robust_bit,
+			      "mutex %zu: kind 0x%x is not robust", i, kind);
+		ck_assert_msg(kind & pshared_bit,
+			      "mutex %zu: kind 0x%x is not process-shared", i,
+			      kind);
+	}
 	crash_seg_unmap(seg, size);
 	chan_detach(ch);
 	ck_assert_int_eq(chan_remove(name), 0);

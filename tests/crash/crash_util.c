@@ -316,6 +316,12 @@ void crash_seg_unmap(struct chan_seg *seg, size_t size)
 	munmap(seg, size);
 }
 
+size_t crash_seg_mutexes(struct chan_seg *seg, pthread_mutex_t **out)
+{
+	out[0] = &seg->lock.mutex;
+	return 1;
+}
+
 struct chan *crash_create(const char *name, uint64_t capacity,
 			  uint64_t max_msg_size)
 {

@@ -109,6 +109,13 @@ bool crash_contains(const uint64_t *sorted, size_t n, uint64_t rec);
 struct chan_seg *crash_seg_map(const char *name, size_t *ret_size);
 void crash_seg_unmap(struct chan_seg *seg, size_t size);
 
+/*
+ * Store the segment's robust mutexes in out (room for two) and return how
+ * many there are; the first is the one every sender takes.  The one place
+ * that knows the mutex fields of struct chan_seg.
+ */
+size_t crash_seg_mutexes(struct chan_seg *seg, pthread_mutex_t **out);
+
 /* Create a channel of the given geometry, or return NULL. */
 struct chan *crash_create(const char *name, uint64_t capacity,
 			  uint64_t max_msg_size);
