@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Send, receive and close: the ring under the segment lock. */
+/*
+ * Send, receive and close.  Senders work under send_lock and receivers
+ * under recv_lock; see segment.h for the protocol between the two sides.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -7,30 +10,97 @@
 
 #include "sync.h"
 
+#define store_seq_cst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
 static struct chan_slot *slot_at(struct chan *ch, uint64_t index)
 {
 	return (struct chan_slot *)(ch->slots +
 				    (index % ch->capacity) * ch->slot_size);
 }
 
+/* The futex word, waiter count and index that a waiting side watches. */
+struct wait_target {
+	uint32_t *seq;
+	uint32_t *waiters;
+	const uint64_t *index;
+	uint64_t seen;
+};
+
 /*
- * Read the indices under the lock and check them against the geometry
- * cached at attach.  A ring with more messages than slots can only come
- * from a corrupt or hostile segment.
+ * Wait until the other side moves target->index away from target->seen,
+ * the channel is closed, or the deadline passes.  Entered with the side's
+ * lock held; returns with it held, or returns an error with it released.
+ *
+ * The peer usually acts within microseconds, and a futex sleep and wake
+ * cost tens of microseconds between CPUs, so spin for a while before
+ * registering as a waiter.
  */
-static int load_indices(struct chan *ch, uint64_t *head, uint64_t *tail)
+static int wait_locked(struct chan *ch, enum chan_side side,
+		       const struct wait_target *target,
+		       const struct chan_deadline *d)
 {
-	*head = load_relaxed(&ch->seg->head);
-	*tail = load_relaxed(&ch->seg->tail);
-	if (*tail - *head > ch->capacity)
-		return -EBADMSG;
+	struct chan_seg *seg = ch->seg;
+	uint32_t expected;
+	int r = 0;
+
+	chan__unlock(ch, side);
+	if (chan__spin_while_equal(target->index, target->seen, &seg->closed))
+		return chan__lock(ch, side, d);
+
+	/*
+	 * Read the word before announcing ourselves and looking again: a
+	 * peer that moves the index after our last look sees the waiter
+	 * count and bumps the word, so the futex wait returns at once.
+	 */
+	expected = load_seq_cst(target->seq);
+	add_seq_cst(target->waiters, 1);
+	if (load_seq_cst(target->index) == target->seen &&
+	    !load_seq_cst(&seg->closed)) {
+		CHAN_FAULT("waiting");
+		r = chan__futex_wait(target->seq, expected, d);
+	}
+	add_seq_cst(target->waiters, -1);
+	if (r == -EINTR)
+		return r;
+
+	/*
+	 * Even after a timeout, look once more: a call that can complete
+	 * now must not fail because its deadline passed.
+	 */
+	return chan__lock(ch, side, d);
+}
+
+/* Decide, after a call found no room or no message, whether to wait. */
+static int check_wait(const struct chan_deadline *d)
+{
+	if (d->immediate)
+		return -EAGAIN;
+	if (chan__deadline_passed(d))
+		return -ETIMEDOUT;
 	return 0;
 }
 
 /*
- * Copy a message into the slot at tail, then publish it.  The payload and
- * length are written before the tail store, so a process killed here
- * leaves the message unpublished and the ring intact.
+ * Return the number of free slots at tail, reloading head only when the
+ * cached copy shows the ring full.  -EBADMSG if the indices are corrupt.
+ */
+static int64_t free_slots(struct chan *ch, uint64_t tail)
+{
+	struct chan_seg *seg = ch->seg;
+	uint64_t head = load_relaxed(&seg->cached_head);
+
+	if (tail - head >= ch->capacity) {
+		head = load_acquire(&seg->head);
+		store_relaxed(&seg->cached_head, head);
+		if (tail - head > ch->capacity)
+			return -EBADMSG;
+	}
+	return (int64_t)(ch->capacity - (tail - head));
+}
+
+/*
+ * Copy a message into the slot at tail, then publish it with one store.
+ * A process killed before that store leaves the message unpublished.
  */
 static void commit_message(struct chan *ch, uint64_t tail, const void *buf,
 			   size_t len)
@@ -49,45 +119,29 @@ static void commit_message(struct chan *ch, uint64_t tail, const void *buf,
 	store_relaxed(&slot->len, (uint32_t)len);
 	CHAN_FAULT("send-before-publish");
 
-	store_release(&seg->tail, tail + 1);
-	add_relaxed(&seg->data_seq, 1);
-	add_relaxed(&seg->bytes_sent, len);
+	/* Sequentially consistent against the receivers' waiter count. */
+	store_seq_cst(&seg->tail, tail + 1);
+	store_relaxed(&seg->bytes_sent, load_relaxed(&seg->bytes_sent) + len);
 	CHAN_FAULT("send-published");
 }
 
-/*
- * Wait for the condition a caller found false under the lock, on the futex
- * word seq with waiters counting the sleepers.  Entered with the lock held
- * and returns with it held, or returns an error with it released.
- */
-static int wait_locked(struct chan *ch, uint32_t *seq, uint32_t *waiters,
-		       const struct chan_deadline *d)
+/* Wake one receiver if any may be asleep; called after a commit. */
+static bool bump_if_waiting(uint32_t *seq, uint32_t *waiters)
 {
-	uint32_t expected = load_relaxed(seq);
-	int r;
-
-	add_seq_cst(waiters, 1);
-	chan__unlock(ch);
-
-	CHAN_FAULT("waiting");
-	r = chan__futex_wait(seq, expected, d);
-	add_seq_cst(waiters, -1);
-	if (r == -EINTR)
-		return r;
-
-	/*
-	 * Even after a timeout, look once more: a call that can complete
-	 * now must not fail because its deadline passed.
-	 */
-	return chan__lock(ch, d);
+	if (load_seq_cst(waiters) == 0)
+		return false;
+	add_seq_cst(seq, 1);
+	return true;
 }
 
 static int send_deadline(struct chan *ch, const void *buf, size_t len,
 			 const struct chan_deadline *d)
 {
 	struct chan_seg *seg;
-	uint64_t head, tail;
-	bool counted_wait = false;
+	struct wait_target target;
+	bool counted_wait = false, wake = false;
+	uint64_t tail;
+	int64_t space;
 	int r;
 
 	if (ch == NULL || (buf == NULL && len > 0))
@@ -96,50 +150,75 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 		return -EMSGSIZE;
 	seg = ch->seg;
 
-	r = chan__lock(ch, d);
+	r = chan__lock(ch, CHAN_SIDE_SEND, d);
 	if (r < 0)
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
 
 	for (;;) {
-		r = load_indices(ch, &head, &tail);
-		if (r < 0)
-			break;
-		if (load_relaxed(&seg->closed)) {
+		if (load_acquire(&seg->closed)) {
 			r = -EPIPE;
 			break;
 		}
-		if (tail - head < ch->capacity) {
+		tail = load_relaxed(&seg->tail);
+		space = free_slots(ch, tail);
+		if (space < 0) {
+			r = (int)space;
+			break;
+		}
+		if (space > 0) {
 			commit_message(ch, tail, buf, len);
+			wake = bump_if_waiting(&seg->data_seq,
+					       &seg->recv_waiters);
 			break;
 		}
-		if (d->immediate) {
-			r = -EAGAIN;
+		r = check_wait(d);
+		if (r < 0)
 			break;
-		}
-		if (chan__deadline_passed(d)) {
-			r = -ETIMEDOUT;
-			break;
-		}
 		if (!counted_wait) {
 			add_relaxed(&seg->send_waits, 1);
 			counted_wait = true;
 		}
-		r = wait_locked(ch, &seg->space_seq, &seg->send_waiters, d);
+		target = (struct wait_target){
+			.seq = &seg->space_seq,
+			.waiters = &seg->send_waiters,
+			.index = &seg->head,
+			.seen = tail - ch->capacity,
+		};
+		r = wait_locked(ch, CHAN_SIDE_SEND, &target, d);
 		if (r < 0)
 			return r;
 	}
 
-	bool wake = r == 0 && load_relaxed(&seg->recv_waiters) > 0;
-	chan__unlock(ch);
+	chan__unlock(ch, CHAN_SIDE_SEND);
 	if (wake)
 		chan__futex_wake(&seg->data_seq, 1);
 	return r;
 }
 
 /*
- * Copy the message at head out and release its slot.  A length beyond the
- * maximum can only come from a corrupt segment; the caller's buffer size
- * is checked first so that nothing is removed when it is too small.
+ * Return the number of queued messages at head, reloading tail only when
+ * the cached copy shows the ring empty.  -EBADMSG if the indices are
+ * corrupt.
+ */
+static int64_t queued_messages(struct chan *ch, uint64_t head)
+{
+	struct chan_seg *seg = ch->seg;
+	uint64_t tail = load_relaxed(&seg->cached_tail);
+
+	if (tail == head || tail - head > ch->capacity) {
+		tail = load_acquire(&seg->tail);
+		store_relaxed(&seg->cached_tail, tail);
+		if (tail - head > ch->capacity)
+			return -EBADMSG;
+	}
+	return (int64_t)(tail - head);
+}
+
+/*
+ * Copy the message at head out and release its slot with one store.  A
+ * length beyond the maximum can only come from a corrupt segment.  The
+ * caller's buffer size is checked first, so that nothing is removed when
+ * it is too small.
  */
 static int take_message(struct chan *ch, uint64_t head, void *buf,
 			size_t size, size_t *ret_len)
@@ -159,61 +238,82 @@ static int take_message(struct chan *ch, uint64_t head, void *buf,
 		memcpy(buf, slot + 1, len);
 	CHAN_FAULT("recv-copied");
 
-	store_release(&seg->head, head + 1);
-	add_relaxed(&seg->space_seq, 1);
-	add_relaxed(&seg->bytes_received, len);
+	/* Sequentially consistent against the senders' waiter count. */
+	store_seq_cst(&seg->head, head + 1);
+	store_relaxed(&seg->bytes_received,
+		      load_relaxed(&seg->bytes_received) + len);
 	*ret_len = len;
 	CHAN_FAULT("recv-released");
 	return 0;
+}
+
+/*
+ * End of channel: closed, and nothing left.  closed is set under the send
+ * lock, after every send that started before it; so once closed is seen,
+ * one more look at tail finds every committed message.
+ */
+static bool end_of_channel(struct chan *ch, uint64_t head)
+{
+	if (!load_acquire(&ch->seg->closed))
+		return false;
+	return queued_messages(ch, head) == 0;
 }
 
 static int recv_deadline(struct chan *ch, void *buf, size_t size,
 			 size_t *ret_len, const struct chan_deadline *d)
 {
 	struct chan_seg *seg;
-	uint64_t head, tail;
-	bool counted_wait = false;
+	struct wait_target target;
+	bool counted_wait = false, wake = false;
+	uint64_t head;
+	int64_t queued;
 	int r;
 
 	if (ch == NULL || ret_len == NULL || (buf == NULL && size > 0))
 		return -EINVAL;
 	seg = ch->seg;
 
-	r = chan__lock(ch, d);
+	r = chan__lock(ch, CHAN_SIDE_RECV, d);
 	if (r < 0)
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
 
 	for (;;) {
-		r = load_indices(ch, &head, &tail);
-		if (r < 0)
-			break;
-		if (tail != head) {
-			r = take_message(ch, head, buf, size, ret_len);
+		head = load_relaxed(&seg->head);
+		queued = queued_messages(ch, head);
+		if (queued < 0) {
+			r = (int)queued;
 			break;
 		}
-		if (load_relaxed(&seg->closed)) {
+		if (queued > 0) {
+			r = take_message(ch, head, buf, size, ret_len);
+			if (r == 0)
+				wake = bump_if_waiting(&seg->space_seq,
+						       &seg->send_waiters);
+			break;
+		}
+		if (end_of_channel(ch, head)) {
 			r = -EPIPE;
 			break;
 		}
-		if (d->immediate) {
-			r = -EAGAIN;
+		r = check_wait(d);
+		if (r < 0)
 			break;
-		}
-		if (chan__deadline_passed(d)) {
-			r = -ETIMEDOUT;
-			break;
-		}
 		if (!counted_wait) {
 			add_relaxed(&seg->recv_waits, 1);
 			counted_wait = true;
 		}
-		r = wait_locked(ch, &seg->data_seq, &seg->recv_waiters, d);
+		target = (struct wait_target){
+			.seq = &seg->data_seq,
+			.waiters = &seg->recv_waiters,
+			.index = &seg->tail,
+			.seen = head,
+		};
+		r = wait_locked(ch, CHAN_SIDE_RECV, &target, d);
 		if (r < 0)
 			return r;
 	}
 
-	bool wake = r == 0 && load_relaxed(&seg->send_waiters) > 0;
-	chan__unlock(ch);
+	chan__unlock(ch, CHAN_SIDE_RECV);
 	if (wake)
 		chan__futex_wake(&seg->space_seq, 1);
 	return r;
@@ -265,6 +365,10 @@ int chan_recv_timeout(struct chan *ch, void *buf, size_t size,
 	return recv_deadline(ch, buf, size, ret_len, &d);
 }
 
+/*
+ * Set closed under the send lock, so that every send either committed
+ * before it or sees it; then wake everybody, whatever the waiter counts.
+ */
 int chan_close(struct chan *ch)
 {
 	struct chan_deadline d;
@@ -276,13 +380,13 @@ int chan_close(struct chan *ch)
 	seg = ch->seg;
 
 	chan__deadline_init(&d, CHAN_TIMEOUT_INFINITE);
-	r = chan__lock(ch, &d);
+	r = chan__lock(ch, CHAN_SIDE_SEND, &d);
 	if (r < 0)
 		return r;
-	store_release(&seg->closed, 1);
-	add_relaxed(&seg->data_seq, 1);
-	add_relaxed(&seg->space_seq, 1);
-	chan__unlock(ch);
+	store_seq_cst(&seg->closed, 1);
+	add_seq_cst(&seg->data_seq, 1);
+	add_seq_cst(&seg->space_seq, 1);
+	chan__unlock(ch, CHAN_SIDE_SEND);
 
 	chan__futex_wake(&seg->data_seq, INT_MAX);
 	chan__futex_wake(&seg->space_seq, INT_MAX);

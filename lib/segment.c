@@ -215,6 +215,7 @@ static int init_segment(struct chan_seg *seg, uint64_t capacity,
 			uint64_t segment_size)
 {
 	struct timespec now;
+	int r;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	seg->magic = CHAN_SEG_MAGIC;
@@ -228,7 +229,10 @@ static int init_segment(struct chan_seg *seg, uint64_t capacity,
 	seg->creator_pid = getpid();
 	seg->created_sec = now.tv_sec;
 	seg->created_nsec = now.tv_nsec;
-	return init_mutex(&seg->lock.mutex);
+	r = init_mutex(&seg->send_lock.mutex);
+	if (r == 0)
+		r = init_mutex(&seg->recv_lock.mutex);
+	return r;
 }
 
 /*

@@ -10,8 +10,8 @@
  *
  * A slot holds a struct chan_slot (the message length) followed by the
  * payload.  Every field has a fixed width and a fixed offset, checked by
- * static assertions below, and no pointer is stored.  The one
- * ABI-dependent object, the pthread mutex, sits in a fixed 64-byte cell;
+ * static assertions below, and no pointer is stored.  The ABI-dependent
+ * objects, the pthread mutexes, sit in fixed 64-byte cells;
  * the header records the ABI that initialised it (CHAN_SEG_ABI), and
  * attach rejects a segment made under another.
  *
@@ -20,19 +20,32 @@
  * queue holds the messages head .. tail-1, so depth = tail - head, and a
  * valid segment always has tail - head <= capacity.
  *
- * Crash consistency.  head and tail are changed only under the lock, and
- * each by a single store made after the slot it covers is fully written
- * (send) or read (receive).  A process killed at any instruction inside
- * the lock therefore leaves head and tail describing a consistent ring:
- * a half-written message lies beyond tail and is never seen.  The
- * counters beside them (bytes, waits) are updated after the index store,
- * so a crash can leave them one message behind, never ahead.
+ * Two locks.  Senders serialise on send_lock and own tail; receivers
+ * serialise on recv_lock and own head.  The two sides meet only through
+ * head and tail, as in a single-producer single-consumer ring, so a sender
+ * and a receiver never wait for each other's lock, and a lone sender and
+ * receiver each take a lock that stays in their own cache.  Both are
+ * robust, process-shared pthread mutexes.
+ *
+ * Crash consistency.  tail is advanced by one release store after the
+ * slot it covers is fully written, and head by one release store after
+ * the slot is fully read.  A process killed at any instruction inside
+ * either lock therefore leaves a consistent ring: a half-written message
+ * lies beyond tail and is never seen, and a half-read one is still
+ * queued.  The counters beside them (bytes, waits) are updated after the
+ * index store, so a crash can leave them one message behind, never ahead.
+ * cached_head and cached_tail are each side's last view of the other's
+ * index; they may only lag, never lead, and are reloaded when they would
+ * block progress.
  *
  * Waiting.  Receivers sleep on data_seq and senders on space_seq, two
- * 32-bit futex words that are bumped under the lock on each commit and
- * each take.  recv_waiters and send_waiters count the processes that may
- * be asleep, so that a commit or take makes the futex system call only
- * when someone waits.  A waiter that dies leaves its count behind; that
+ * 32-bit futex words.  A waiter reads the word, adds itself to
+ * recv_waiters or send_waiters, checks the ring once more and sleeps only
+ * if the word still holds what it read.  A sender stores tail and then
+ * reads recv_waiters (both sequentially consistent), and bumps data_seq
+ * and wakes one sleeper only when that count is non-zero; receivers do
+ * the same in mirror.  When nobody waits, a send or receive therefore
+ * makes no system call.  A waiter that dies leaves its count behind; that
  * costs a spurious wake-up call, never a lost one.
  */
 #ifndef CHAN_SEGMENT_H
@@ -73,11 +86,11 @@ struct chan_seg {
 	int64_t created_nsec;
 	uint8_t pad0[CHAN_CACHE_LINE * 2 - 80];
 
-	/* The robust, process-shared mutex that guards the ring. */
+	/* Robust, process-shared mutexes of the two sides. */
 	union {
 		pthread_mutex_t mutex;
 		uint8_t bytes[CHAN_CACHE_LINE];
-	} lock;
+	} send_lock, recv_lock;
 
 	/* State shared by both sides. */
 	uint32_t closed;
@@ -85,30 +98,33 @@ struct chan_seg {
 	uint64_t recoveries;
 	uint8_t pad1[CHAN_CACHE_LINE - 16];
 
-	/* Producer side: written by senders. */
+	/* Producer side: written by senders under send_lock. */
 	uint64_t tail;
+	uint64_t cached_head;
 	uint64_t bytes_sent;
 	uint64_t send_waits;
 	uint32_t data_seq;     /* receivers sleep on this futex word */
 	uint32_t recv_waiters; /* receivers that may sleep on data_seq */
-	uint8_t pad2[CHAN_CACHE_LINE - 32];
+	uint8_t pad2[CHAN_CACHE_LINE - 40];
 
-	/* Consumer side: written by receivers. */
+	/* Consumer side: written by receivers under recv_lock. */
 	uint64_t head;
+	uint64_t cached_tail;
 	uint64_t bytes_received;
 	uint64_t recv_waits;
 	uint32_t space_seq;    /* senders sleep on this futex word */
 	uint32_t send_waiters; /* senders that may sleep on space_seq */
-	uint8_t pad3[CHAN_CACHE_LINE - 32];
+	uint8_t pad3[CHAN_CACHE_LINE - 40];
 };
 
 static_assert(sizeof(pthread_mutex_t) <= CHAN_CACHE_LINE,
 	      "pthread_mutex_t must fit its cell in the segment");
-static_assert(offsetof(struct chan_seg, lock) == 128, "layout");
-static_assert(offsetof(struct chan_seg, closed) == 192, "layout");
-static_assert(offsetof(struct chan_seg, tail) == 256, "layout");
-static_assert(offsetof(struct chan_seg, head) == 320, "layout");
-static_assert(sizeof(struct chan_seg) == 384, "layout");
+static_assert(offsetof(struct chan_seg, send_lock) == 128, "layout");
+static_assert(offsetof(struct chan_seg, recv_lock) == 192, "layout");
+static_assert(offsetof(struct chan_seg, closed) == 256, "layout");
+static_assert(offsetof(struct chan_seg, tail) == 320, "layout");
+static_assert(offsetof(struct chan_seg, head) == 384, "layout");
+static_assert(sizeof(struct chan_seg) == 448, "layout");
 static_assert(sizeof(struct chan_seg) <= CHAN_SEG_HEADER_SIZE, "layout");
 
 /* The header of each slot; the payload follows it. */

@@ -12,6 +12,7 @@
 /* Shorthands for the atomics on shared fields. */
 #define load_relaxed(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
 #define load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define load_seq_cst(p)     __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define add_relaxed(p, v)   __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -30,13 +31,20 @@ struct chan_deadline {
 void chan__deadline_init(struct chan_deadline *d, uint64_t timeout_ns);
 bool chan__deadline_passed(const struct chan_deadline *d);
 
+/* The two locks of a segment: senders' and receivers'. */
+enum chan_side {
+	CHAN_SIDE_SEND,
+	CHAN_SIDE_RECV,
+};
+
 /*
- * Take the segment lock, waiting no later than the deadline.  An owner
+ * Take one side's lock, waiting no later than the deadline.  An owner
  * found dead is repaired here.  Returns 0, -ETIMEDOUT, or -EBADMSG if the
  * mutex or the ring is corrupt beyond repair.
  */
-int chan__lock(struct chan *ch, const struct chan_deadline *d);
-void chan__unlock(struct chan *ch);
+int chan__lock(struct chan *ch, enum chan_side side,
+	       const struct chan_deadline *d);
+void chan__unlock(struct chan *ch, enum chan_side side);
 
 /*
  * Sleep on a futex word while it still holds expected, until woken, the
@@ -46,6 +54,14 @@ void chan__unlock(struct chan *ch);
 int chan__futex_wait(uint32_t *word, uint32_t expected,
 		     const struct chan_deadline *d);
 void chan__futex_wake(uint32_t *word, int count);
+
+/*
+ * Spin for a short, bounded time while *index equals seen and *closed is
+ * zero, and only when another CPU exists to change them.  Returns true if
+ * either changed.
+ */
+bool chan__spin_while_equal(const uint64_t *index, uint64_t seen,
+			    const uint32_t *closed);
 
 /*
  * Fault injection for the crash tests: when the library is built with
