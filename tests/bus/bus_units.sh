@@ -84,6 +84,7 @@ stage_install() {
 }
 
 "$nsbox" check || exit 77
+rm -f "$bindir"/units-*.log
 work=$(mktemp -d /tmp/chan-bus-units.XXXXXX)
 trap cleanup EXIT
 mkdir -p "$work/stage" "$work/box"
@@ -106,7 +107,7 @@ for _ in $(seq 200); do
 	state=$(in_box systemctl is-active chan-bus.service || true)
 	if [ "$state" = active ]; then
 		in_box test -e /dev/shm/chan.$prefix.jobs ||
-			fail "active before channel $prefix.jobs exists"
+			fail "chan-bus.service active but channel $prefix.jobs missing; see units-journal.log"
 		active=yes
 		break
 	fi

@@ -213,7 +213,8 @@ static struct channel_conf *channel_get(struct bus_config *config,
 /* Return the channel name of a "channel NAME" section, or NULL. */
 static const char *section_channel(const char *section)
 {
-	if (strncmp(section, "channel", 7) != 0 || !isspace(section[7]))
+	if (strncmp(section, "channel", 7) != 0 ||
+	    !isspace((unsigned char)section[7]))
 		return NULL;
 	section += 7;
 	while (isspace((unsigned char)*section))
