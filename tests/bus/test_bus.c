@@ -42,7 +42,7 @@ struct fixture {
 	char socket[96];
 	int notify_fd;
 	pid_t daemon;
-	pid_t owner; /* the test process, which cleans up */
+	int cleaner_fd; /* closed when the test process ends */
 };
 
 static struct fixture fx;
@@ -56,30 +56,64 @@ static void remove_tree(const char *dir)
 		fprintf(stderr, "failed to remove %s\n", dir);
 }
 
-/* Kill the daemon and remove every channel and file of this test. */
-static void cleanup(void)
+static void remove_channels(void)
 {
 	size_t prefix_len = strlen(fx.prefix), count;
 	char **names;
 
-	if (getpid() != fx.owner)
+	if (chan_list(&names, &count) < 0)
 		return;
+	for (size_t i = 0; i < count; i++) {
+		if (strncmp(names[i], fx.prefix, prefix_len) == 0)
+			chan_remove(names[i]);
+	}
+	chan_list_free(names, count);
+}
+
+/*
+ * Start a process that removes the test's channels and files once the
+ * test process is gone, however it ends: Check ends a failed test with
+ * _exit(), which skips atexit() handlers and the teardown.  The daemons
+ * die with the test process (PR_SET_PDEATHSIG), so a second pass after a
+ * pause removes a channel that a dying daemon re-created.
+ */
+static void start_cleaner(void)
+{
+	int fds[2];
+	pid_t pid;
+	char byte;
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Leave the process group that Check kills after the test. */
+		setsid();
+		close(fds[1]);
+		while (read(fds[0], &byte, 1) < 0 && errno == EINTR)
+			;
+		remove_channels();
+		usleep(200000);
+		remove_channels();
+		remove_tree(fx.dir);
+		_exit(0);
+	}
+	close(fds[0]);
+	fx.cleaner_fd = fds[1];
+}
+
+/* Kill the daemon and remove every channel and file of this test. */
+static void cleanup(void)
+{
 	if (fx.daemon > 0) {
 		kill(fx.daemon, SIGKILL);
 		waitpid(fx.daemon, NULL, 0);
 		fx.daemon = 0;
 	}
-	if (chan_list(&names, &count) == 0) {
-		for (size_t i = 0; i < count; i++) {
-			if (strncmp(names[i], fx.prefix, prefix_len) == 0)
-				chan_remove(names[i]);
-		}
-		chan_list_free(names, count);
-	}
+	remove_channels();
 	if (fx.notify_fd > 0)
 		close(fx.notify_fd);
-	if (fx.dir[0] != '\0')
-		remove_tree(fx.dir);
+	remove_tree(fx.dir);
 }
 
 static void setup(void)
@@ -87,11 +121,10 @@ static void setup(void)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
 	memset(&fx, 0, sizeof(fx));
-	fx.owner = getpid();
 	snprintf(fx.prefix, sizeof(fx.prefix), "tbus%d.", (int)getpid());
 	strcpy(fx.dir, "/tmp/chanbusd-test-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(fx.dir));
-	atexit(cleanup);
+	start_cleaner();
 
 	snprintf(fx.config, sizeof(fx.config), "%s/bus.conf", fx.dir);
 	snprintf(fx.config_dir, sizeof(fx.config_dir), "%s/bus.d", fx.dir);
