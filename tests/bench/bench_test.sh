@@ -54,7 +54,11 @@ corrupt)
 		[ "$rc" -eq 1 ] || die "$t: exit status $rc with a corrupt message, expected 1"
 		grep -q "^chanbench: $t 64 B throughput: message 5: payload word" \
 			"$tmp/err" || die "$t: no error naming message 5: $(cat "$tmp/err")"
-		pid=$(sed -n 's/^objects *chanbench-\([0-9]*\)-\*$/\1/p' "$tmp/out")
+		# The error path must remove the objects too.
+		pid=$(sed -n 's/.*objects named chanbench-\([0-9]*\)-\*$/\1/p' \
+			"$tmp/err")
+		[ -n "$pid" ] || die "$t: no object prefix on stderr"
+		check_no_objects "$pid"
 	done
 	"$bench" --smoke --tests multi --corrupt 3 >"$tmp/out" 2>"$tmp/err"
 	[ $? -eq 1 ] || die "multi: a corrupt message did not fail the run"

@@ -400,15 +400,19 @@ static void describe_pinning(char *buf, size_t size)
 			      cfg.cpus[i]);
 }
 
+static const char *mode_name(void)
+{
+	if (cfg.smoke)
+		return "smoke";
+	return cfg.quick ? "quick" : "full";
+}
+
 static void add_facts(struct report *rep)
 {
 	struct utsname uts;
 	char buf[256];
 
-	report_fact_text(rep, "mode", "mode",
-			 cfg.smoke   ? "smoke (no figures)"
-			 : cfg.quick ? "quick"
-				     : "full");
+	report_fact_text(rep, "mode", "mode", mode_name());
 	report_fact_number(rep, "passes", "passes", cfg.smoke ? 1 : cfg.passes);
 	report_fact_text(rep, "build", "build", CHANBENCH_BUILD_TYPE);
 	cpu_model(buf, sizeof(buf));
@@ -849,11 +853,8 @@ int main(int argc, char **argv)
 	if (cfg.pin && cfg.ncpus < 2)
 		fprintf(stderr, "chanbench: only one CPU is available, so the "
 				"processes are not pinned\n");
-	if (!cfg.json)
-		fprintf(stderr, "chanbench: measuring, %s mode...\n",
-			cfg.smoke   ? "smoke"
-			: cfg.quick ? "quick"
-				    : "full");
+	fprintf(stderr, "chanbench: measuring in %s mode, objects named %s*\n",
+		mode_name(), name_prefix());
 
 	r = run_plan(&plan, &rep);
 	cleanup_all();
