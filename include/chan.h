@@ -48,14 +48,35 @@ struct chan;
 enum {
 	/* Attach to an existing channel of the same geometry. */
 	CHAN_EXIST_OK = 1u << 0,
+	/*
+	 * End the channel when a side is gone, as Rust's mpsc does: once
+	 * every sender that was attached has detached or died, receivers
+	 * drain the queue and then get -EPIPE; once every receiver is gone,
+	 * sends fail with -EPIPE.  A side counts as gone only after at least
+	 * one peer of that role attached, and comes back when one attaches
+	 * again.  Off by default, because channels that outlive their
+	 * processes (a bus, or shell commands that attach one after another)
+	 * would otherwise end between two short-lived senders.
+	 */
+	CHAN_TRACK_PEERS = 1u << 1,
 };
+
+/* Roles a handle declares at attach, for CHAN_TRACK_PEERS and display. */
+enum {
+	CHAN_SENDER = 1u << 0,
+	CHAN_RECEIVER = 1u << 1,
+};
+
+/* Maximum number of handles attached to one channel at a time. */
+#define CHAN_ATTACH_MAX 224
 
 /* Parameters of chan_create().  Initialise with chan_params_init(). */
 struct chan_params {
 	uint64_t capacity;     /* messages; 0 selects CHAN_CAPACITY_DEFAULT */
 	uint64_t max_msg_size; /* bytes; 0 selects CHAN_MSG_SIZE_DEFAULT */
 	uint32_t mode;         /* permission bits; 0 selects 0600 */
-	uint32_t flags;        /* CHAN_EXIST_OK */
+	uint32_t flags;        /* CHAN_EXIST_OK, CHAN_TRACK_PEERS */
+	uint32_t roles;        /* roles of the creator's handle */
 	uid_t owner;           /* (uid_t)-1 keeps the creator's user */
 	gid_t group;           /* (gid_t)-1 keeps the creator's group */
 };
@@ -81,7 +102,19 @@ struct chan_info {
 	uint32_t mode;          /* permission bits of the segment */
 	uid_t owner;
 	gid_t group;
+	uint32_t flags;         /* CHAN_TRACK_PEERS if set at create */
+	uint32_t attachments;   /* handles attached now, by the table */
+	uint32_t senders;       /* of which with CHAN_SENDER */
+	uint32_t receivers;     /* of which with CHAN_RECEIVER */
 	int closed;             /* non-zero once chan_close() was called */
+};
+
+/* One attached handle, as listed by chan_peers(). */
+struct chan_peer {
+	int64_t pid;          /* the process that attached */
+	int64_t attached_sec; /* when, in seconds since the epoch */
+	uint32_t roles;       /* CHAN_SENDER, CHAN_RECEIVER */
+	int alive;            /* 0 if it died and was reaped by this call */
 };
 
 /*
@@ -97,7 +130,7 @@ void chan_params_init(struct chan_params *params);
  * The channel becomes visible to others only once it is fully initialised.
  *
  * Returns 0 and stores the handle in *ret, or:
- *   -EINVAL  invalid name, capacity, size, mode or flags
+ *   -EINVAL  invalid name, capacity, size, mode, flags or roles
  *   -EEXIST  the name exists (without CHAN_EXIST_OK), or it exists with
  *            another capacity or maximum message size (with it)
  *   -ENOSPC  /dev/shm cannot hold the channel; nothing is left behind
@@ -110,8 +143,9 @@ int chan_create(const char *name, const struct chan_params *params,
 		struct chan **ret);
 
 /*
- * Attach to the existing channel name.  The segment is opened without
- * following symbolic links and validated before use.
+ * Attach to the existing channel name, with no role.  The segment is
+ * opened without following symbolic links and validated before use.
+ * Same as chan_open(name, 0, ret).
  *
  * Returns 0 and stores the handle in *ret, or:
  *   -EINVAL  invalid name
@@ -123,6 +157,21 @@ int chan_create(const char *name, const struct chan_params *params,
  *   -ENOMEM  out of memory or address space
  */
 int chan_attach(const char *name, struct chan **ret);
+
+/*
+ * Attach to the existing channel name as CHAN_SENDER, CHAN_RECEIVER, both
+ * or neither.  Every handle may send and receive whatever its roles; the
+ * roles decide only when the other side of a CHAN_TRACK_PEERS channel
+ * counts as gone.  A handle inherited across fork(2) is the same
+ * attachment: the child should attach on its own.
+ *
+ * Returns as chan_attach(), and also:
+ *   -EINVAL  unknown roles
+ *   -EUSERS  CHAN_ATTACH_MAX handles are attached already (only when
+ *            roles is not 0; a handle without roles then attaches
+ *            without an entry, and is not listed by chan_peers())
+ */
+int chan_open(const char *name, uint32_t roles, struct chan **ret);
 
 /*
  * Unmap the channel and free the handle.  The channel itself stays, with
@@ -156,7 +205,8 @@ int chan_close(struct chan *ch);
  * Returns 0 once the message is committed, or:
  *   -EMSGSIZE  len exceeds the channel's maximum message size; nothing
  *              was queued
- *   -EPIPE     the channel is closed
+ *   -EPIPE     the channel is closed, or it tracks peers and every
+ *              receiver is gone
  *   -EAGAIN    chan_try_send() only: the channel is full
  *   -ETIMEDOUT chan_send_timeout() only: still full at the deadline
  *   -EINTR     a signal handler ran while waiting; nothing was sent.  The
@@ -179,7 +229,8 @@ int chan_send_timeout(struct chan *ch, const void *buf, size_t len,
  * Returns 0, or:
  *   -EMSGSIZE  the next message is larger than size: nothing is removed,
  *              and *ret_len is set to the size needed
- *   -EPIPE     end of channel: it is closed and no message is left
+ *   -EPIPE     end of channel: no message is left, and the channel is
+ *              closed, or it tracks peers and every sender is gone
  *   -EAGAIN    chan_try_recv() only: the channel is empty
  *   -ETIMEDOUT chan_recv_timeout() only: still empty at the deadline
  *   -EINTR     a signal handler ran while waiting; nothing was taken.  The
@@ -200,6 +251,18 @@ int chan_recv_timeout(struct chan *ch, void *buf, size_t size,
  * Returns 0, or -EINVAL (a NULL argument) or -errno from fstat(2).
  */
 int chan_info(struct chan *ch, struct chan_info *ret);
+
+/*
+ * List the handles attached to the channel, oldest entry first, into
+ * peers (room for size entries), and store the number found in
+ * *ret_count, which may exceed size.  Attachments whose process died are
+ * reaped by this call and listed once with alive 0.
+ *
+ * Returns 0, or -EINVAL (ch or ret_count is NULL, or peers is NULL and
+ * size is not 0).
+ */
+int chan_peers(struct chan *ch, struct chan_peer *peers, size_t size,
+	       size_t *ret_count);
 
 /* Return the channel's name, or its maximum message size in bytes. */
 const char *chan_name(const struct chan *ch);

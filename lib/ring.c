@@ -24,6 +24,8 @@ struct wait_target {
 	uint32_t *waiters;
 	const uint64_t *index;
 	uint64_t seen;
+	uint32_t role;      /* the waiting side: CHAN_SENDER or CHAN_RECEIVER */
+	uint32_t peer_role; /* the side it waits for */
 };
 
 /*
@@ -54,11 +56,14 @@ static int wait_locked(struct chan *ch, enum chan_side side,
 	 */
 	expected = load_seq_cst(target->seq);
 	add_seq_cst(target->waiters, 1);
+	chan__waiting(ch, target->role, 1);
 	if (load_seq_cst(target->index) == target->seen &&
-	    !load_seq_cst(&seg->closed)) {
+	    !load_seq_cst(&seg->closed) &&
+	    !chan__peers_gone(ch, target->peer_role, true)) {
 		CHAN_FAULT("waiting");
 		r = chan__futex_wait(target->seq, expected, d);
 	}
+	chan__waiting(ch, target->role, -1);
 	add_seq_cst(target->waiters, -1);
 	if (r == -EINTR)
 		return r;
@@ -155,7 +160,8 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
 
 	for (;;) {
-		if (load_acquire(&seg->closed)) {
+		if (load_acquire(&seg->closed) ||
+		    chan__peers_gone(ch, CHAN_RECEIVER, false)) {
 			r = -EPIPE;
 			break;
 		}
@@ -183,6 +189,8 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 			.waiters = &seg->send_waiters,
 			.index = &seg->head,
 			.seen = tail - ch->capacity,
+			.role = CHAN_SENDER,
+			.peer_role = CHAN_RECEIVER,
 		};
 		r = wait_locked(ch, CHAN_SIDE_SEND, &target, d);
 		if (r < 0)
@@ -248,13 +256,15 @@ static int take_message(struct chan *ch, uint64_t head, void *buf,
 }
 
 /*
- * End of channel: closed, and nothing left.  closed is set under the send
- * lock, after every send that started before it; so once closed is seen,
- * one more look at tail finds every committed message.
+ * End of channel: closed, or every sender gone, and nothing left.  closed
+ * is set under the send lock after every send that started before it, and
+ * a sender's entry is cleared after its last commit; so once either is
+ * seen, one more look at tail finds every committed message.
  */
 static bool end_of_channel(struct chan *ch, uint64_t head)
 {
-	if (!load_acquire(&ch->seg->closed))
+	if (!load_acquire(&ch->seg->closed) &&
+	    !chan__peers_gone(ch, CHAN_SENDER, false))
 		return false;
 	return queued_messages(ch, head) == 0;
 }
@@ -307,6 +317,8 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 			.waiters = &seg->recv_waiters,
 			.index = &seg->tail,
 			.seen = head,
+			.role = CHAN_RECEIVER,
+			.peer_role = CHAN_SENDER,
 		};
 		r = wait_locked(ch, CHAN_SIDE_RECV, &target, d);
 		if (r < 0)

@@ -83,6 +83,7 @@ void chan_params_init(struct chan_params *params)
 		.max_msg_size = CHAN_MSG_SIZE_DEFAULT,
 		.mode = CHAN_MODE_DEFAULT,
 		.flags = 0,
+		.roles = 0,
 		.owner = (uid_t)-1,
 		.group = (gid_t)-1,
 	};
@@ -101,6 +102,10 @@ static struct chan *handle_new(const char *name, int fd, void *map,
 	ch->capacity = geometry->capacity;
 	ch->max_msg_size = geometry->max_msg_size;
 	ch->slot_size = geometry->slot_size;
+	ch->attachments = (struct chan_attachment *)((uint8_t *)map +
+						     CHAN_SEG_ATTACH_OFFSET);
+	ch->flags = geometry->flags & CHAN_TRACK_PEERS;
+	ch->attach_index = -1;
 	ch->fd = fd;
 	strcpy(ch->name, name);
 	return ch;
@@ -123,6 +128,8 @@ static int validate_header(const struct chan_seg *h, uint64_t file_size)
 	if (h->abi != CHAN_SEG_ABI)
 		return -EPROTONOSUPPORT;
 	if (h->header_size != CHAN_SEG_HEADER_SIZE)
+		return -EBADMSG;
+	if (h->flags & ~(uint32_t)CHAN_TRACK_PEERS)
 		return -EBADMSG;
 	if (chan__geometry(h->capacity, h->max_msg_size, &slot_size,
 			   &segment_size) < 0)
@@ -172,12 +179,28 @@ static int attach_fd(const char *name, int fd, struct chan **ret)
 	return 0;
 }
 
-int chan_attach(const char *name, struct chan **ret)
+/*
+ * Claim an attachment entry for the handle.  A handle without roles that
+ * finds the table full works on without one.
+ */
+static int register_handle(struct chan *ch, uint32_t roles)
+{
+	int r = chan__attachment_claim(ch, roles);
+
+	if (r == -EUSERS && roles == 0)
+		return 0;
+	return r;
+}
+
+int chan_open(const char *name, uint32_t roles, struct chan **ret)
 {
 	char path[PATH_MAX];
+	struct chan *ch = NULL;
 	int fd, r;
 
 	if (ret == NULL || chan_name_validate(name) < 0)
+		return -EINVAL;
+	if (roles & ~(uint32_t)(CHAN_SENDER | CHAN_RECEIVER))
 		return -EINVAL;
 	r = chan__shm_path(name, path, sizeof(path));
 	if (r < 0)
@@ -187,10 +210,23 @@ int chan_attach(const char *name, struct chan **ret)
 	if (fd < 0)
 		return errno == ELOOP ? -EBADMSG : -errno;
 
-	r = attach_fd(name, fd, ret);
-	if (r < 0)
+	r = attach_fd(name, fd, &ch);
+	if (r < 0) {
 		close(fd);
-	return r;
+		return r;
+	}
+	r = register_handle(ch, roles);
+	if (r < 0) {
+		chan_detach(ch);
+		return r;
+	}
+	*ret = ch;
+	return 0;
+}
+
+int chan_attach(const char *name, struct chan **ret)
+{
+	return chan_open(name, 0, ret);
 }
 
 static int init_mutex(pthread_mutex_t *mutex)
@@ -210,9 +246,9 @@ static int init_mutex(pthread_mutex_t *mutex)
 	return -r;
 }
 
-static int init_segment(struct chan_seg *seg, uint64_t capacity,
-			uint64_t max_msg_size, uint64_t slot_size,
-			uint64_t segment_size)
+static int init_segment(struct chan_seg *seg, uint32_t flags,
+			uint64_t capacity, uint64_t max_msg_size,
+			uint64_t slot_size, uint64_t segment_size)
 {
 	struct timespec now;
 	int r;
@@ -222,6 +258,7 @@ static int init_segment(struct chan_seg *seg, uint64_t capacity,
 	seg->version = CHAN_SEG_VERSION;
 	seg->header_size = CHAN_SEG_HEADER_SIZE;
 	seg->abi = CHAN_SEG_ABI;
+	seg->flags = flags & CHAN_TRACK_PEERS;
 	seg->capacity = capacity;
 	seg->max_msg_size = max_msg_size;
 	seg->slot_size = slot_size;
@@ -312,7 +349,8 @@ static int build_segment(int fd, const struct chan_params *p,
 		   0);
 	if (map == MAP_FAILED)
 		return -errno;
-	r = init_segment(map, capacity, max_msg_size, slot_size, segment_size);
+	r = init_segment(map, p->flags, capacity, max_msg_size, slot_size,
+			 segment_size);
 	if (r < 0) {
 		munmap(map, segment_size);
 		return r;
@@ -323,13 +361,14 @@ static int build_segment(int fd, const struct chan_params *p,
 }
 
 /* Attach to name if its geometry matches; -EEXIST if it does not. */
-static int attach_existing(const char *name, uint64_t capacity,
-			   uint64_t max_msg_size, struct chan **ret)
+static int attach_existing(const char *name, const struct chan_params *p,
+			   uint64_t capacity, uint64_t max_msg_size,
+			   struct chan **ret)
 {
 	struct chan *ch;
 	int r;
 
-	r = chan_attach(name, &ch);
+	r = chan_open(name, p->roles, &ch);
 	if (r < 0)
 		return r;
 	if (ch->capacity != capacity || ch->max_msg_size != max_msg_size) {
@@ -361,10 +400,15 @@ static int create_new(const char *name, const char *path,
 
 	if (r == 0) {
 		*ret = handle_new(name, fd, map, &geometry);
-		if (*ret != NULL)
-			return 0;
-		/* The channel exists now, complete; only this handle failed. */
-		r = -ENOMEM;
+		if (*ret == NULL) {
+			/* The channel exists, complete; the handle failed. */
+			r = -ENOMEM;
+		} else {
+			r = register_handle(*ret, p->roles);
+			if (r < 0)
+				chan_detach(*ret);
+			return r;
+		}
 	}
 	if (map != NULL)
 		munmap(map, geometry.segment_size);
@@ -391,7 +435,9 @@ int chan_create(const char *name, const struct chan_params *params,
 
 	if (ret == NULL || chan_name_validate(name) < 0)
 		return -EINVAL;
-	if ((p.mode & ~07777u) != 0 || (p.flags & ~(uint32_t)CHAN_EXIST_OK))
+	if ((p.mode & ~07777u) != 0 ||
+	    (p.flags & ~(uint32_t)(CHAN_EXIST_OK | CHAN_TRACK_PEERS)) ||
+	    (p.roles & ~(uint32_t)(CHAN_SENDER | CHAN_RECEIVER)))
 		return -EINVAL;
 	r = chan__geometry(capacity, max_msg_size, &slot_size, &segment_size);
 	if (r < 0)
@@ -407,7 +453,8 @@ int chan_create(const char *name, const struct chan_params *params,
 	 */
 	for (int attempt = 0; attempt < 8; attempt++) {
 		if (p.flags & CHAN_EXIST_OK) {
-			r = attach_existing(name, capacity, max_msg_size, ret);
+			r = attach_existing(name, &p, capacity, max_msg_size,
+					    ret);
 			if (r != -ENOENT)
 				return r;
 		}
@@ -422,6 +469,7 @@ void chan_detach(struct chan *ch)
 {
 	if (ch == NULL)
 		return;
+	chan__attachment_release(ch);
 	munmap(ch->seg, ch->map_size);
 	close(ch->fd);
 	free(ch);
@@ -457,12 +505,14 @@ int chan_info(struct chan *ch, struct chan_info *ret)
 	const struct chan_seg *seg;
 	struct stat st;
 	uint64_t head, tail;
+	uint32_t attachments, senders, receivers;
 
 	if (ch == NULL || ret == NULL)
 		return -EINVAL;
 	if (fstat(ch->fd, &st) < 0)
 		return -errno;
 	seg = ch->seg;
+	chan__peer_counts(ch, &attachments, &senders, &receivers);
 
 	/* Read head before tail: tail only grows, so depth is never
 	 * negative; clamp what a racing or hostile writer could skew. */
@@ -489,6 +539,10 @@ int chan_info(struct chan *ch, struct chan_info *ret)
 		.mode = st.st_mode & 07777,
 		.owner = st.st_uid,
 		.group = st.st_gid,
+		.flags = ch->flags,
+		.attachments = attachments,
+		.senders = senders,
+		.receivers = receivers,
 		.closed = load_relaxed(&seg->closed) != 0,
 	};
 	return 0;

@@ -5,8 +5,9 @@
  *
  * A segment is one file in /dev/shm:
  *
- *   offset 0            struct chan_seg (CHAN_SEG_HEADER_SIZE bytes)
- *   CHAN_SEG_HEADER_SIZE  capacity slots of slot_size bytes each
+ *   offset 0                   struct chan_seg
+ *   CHAN_SEG_ATTACH_OFFSET     CHAN_SEG_ATTACH_MAX struct chan_attachment
+ *   CHAN_SEG_HEADER_SIZE       capacity slots of slot_size bytes each
  *
  * A slot holds a struct chan_slot (the message length) followed by the
  * payload.  Every field has a fixed width and a fixed offset, checked by
@@ -53,6 +54,8 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,7 +64,11 @@
 /* The bytes "CHANSEG1" read as a little-endian integer. */
 #define CHAN_SEG_MAGIC       UINT64_C(0x314745534e414843)
 #define CHAN_SEG_VERSION     1
-#define CHAN_SEG_HEADER_SIZE 4096
+#define CHAN_SEG_HEADER_SIZE 8192
+#define CHAN_SEG_ATTACH_OFFSET 1024
+#define CHAN_SEG_ATTACH_MAX                                                    \
+	((CHAN_SEG_HEADER_SIZE - CHAN_SEG_ATTACH_OFFSET) /                     \
+	 sizeof(struct chan_attachment))
 #define CHAN_SEG_SLOT_ALIGN  64
 #define CHAN_CACHE_LINE      64
 
@@ -76,7 +83,7 @@ struct chan_seg {
 	uint32_t version;
 	uint32_t header_size;
 	uint32_t abi;
-	uint32_t reserved0;
+	uint32_t flags; /* CHAN_TRACK_PEERS */
 	uint64_t capacity;
 	uint64_t max_msg_size;
 	uint64_t slot_size;
@@ -94,9 +101,11 @@ struct chan_seg {
 
 	/* State shared by both sides. */
 	uint32_t closed;
-	uint32_t reserved1;
+	uint32_t peer_gen; /* bumped on every change of the attachments */
 	uint64_t recoveries;
-	uint8_t pad1[CHAN_CACHE_LINE - 16];
+	uint32_t sender_seen;   /* a sender has attached at some time */
+	uint32_t receiver_seen; /* a receiver has attached at some time */
+	uint8_t pad1[CHAN_CACHE_LINE - 24];
 
 	/* Producer side: written by senders under send_lock. */
 	uint64_t tail;
@@ -125,7 +134,38 @@ static_assert(offsetof(struct chan_seg, closed) == 256, "layout");
 static_assert(offsetof(struct chan_seg, tail) == 320, "layout");
 static_assert(offsetof(struct chan_seg, head) == 384, "layout");
 static_assert(sizeof(struct chan_seg) == 448, "layout");
-static_assert(sizeof(struct chan_seg) <= CHAN_SEG_HEADER_SIZE, "layout");
+static_assert(sizeof(struct chan_seg) <= CHAN_SEG_ATTACH_OFFSET, "layout");
+
+/*
+ * Attachments.  Each process that attaches claims an entry of the table
+ * and holds an open-file-description lock (F_OFD_SETLK) on the entry's
+ * bytes for as long as it stays attached.  The kernel drops that lock
+ * when the last descriptor of the open file goes away, whatever the cause
+ * of death, so a peer is alive exactly while its entry is locked: no PID
+ * is compared, so a reused PID cannot pass for a live peer, and a process
+ * stopped by SIGSTOP or a debugger still holds its lock.  state says
+ * whether the entry is in use; an entry in use whose lock is free belongs
+ * to a dead process and may be reaped by anyone who takes the lock.
+ * send_waiting and recv_waiting count this attachment's share of the
+ * global waiter counts, so that reaping can return what a dead waiter
+ * left behind.
+ */
+struct chan_attachment {
+	uint32_t state; /* CHAN_ATTACH_FREE or CHAN_ATTACH_USED */
+	uint32_t roles; /* CHAN_SENDER, CHAN_RECEIVER */
+	int32_t pid;    /* for display only */
+	uint32_t send_waiting;
+	uint32_t recv_waiting;
+	uint32_t reserved;
+	int64_t attached_sec;
+};
+
+enum {
+	CHAN_ATTACH_FREE = 0,
+	CHAN_ATTACH_USED = 1,
+};
+
+static_assert(sizeof(struct chan_attachment) == 32, "layout");
 
 /* The header of each slot; the payload follows it. */
 struct chan_slot {
@@ -148,9 +188,40 @@ struct chan {
 	uint64_t capacity;
 	uint64_t max_msg_size;
 	uint64_t slot_size;
+	struct chan_attachment *attachments;
 	int fd;
+	int attach_index; /* this handle's entry, or -1 */
+	pid_t attach_pid; /* the process that claimed it */
+	uint32_t roles;
+	uint32_t flags;   /* the segment's, as validated at attach */
+	uint64_t peer_view; /* see chan__peers_gone() */
 	char name[CHAN_NAME_MAX + 1];
 };
+
+/* Claim and release this handle's attachment entry (peers.c). */
+int chan__attachment_claim(struct chan *ch, uint32_t roles);
+void chan__attachment_release(struct chan *ch);
+
+/*
+ * Tell whether every peer of a role (CHAN_SENDER or CHAN_RECEIVER) is gone
+ * on a channel with CHAN_TRACK_PEERS: one was attached at some time and
+ * none is now.  The cheap form reads only shared memory and trusts the
+ * table; the thorough form first reaps dead attachments with a few system
+ * calls.
+ */
+bool chan__peers_gone(struct chan *ch, uint32_t role, bool thorough);
+
+/*
+ * Record that this handle starts (+1) or stops (-1) waiting on the side of
+ * role.  Call it after raising the global waiter count and before lowering
+ * it, so that a death in between leaves the global count too high, which
+ * costs a spurious wake-up, never too low, which could lose one.
+ */
+void chan__waiting(struct chan *ch, uint32_t role, int delta);
+
+/* Count attached handles, and those with each role, by the table. */
+void chan__peer_counts(struct chan *ch, uint32_t *attachments,
+		       uint32_t *senders, uint32_t *receivers);
 
 /* Compute slot_size and segment_size for a geometry; -EINVAL if too big. */
 int chan__geometry(uint64_t capacity, uint64_t max_msg_size,
