@@ -61,10 +61,16 @@ enum {
 	CHAN_TRACK_PEERS = 1u << 1,
 };
 
-/* Roles a handle declares at attach, for CHAN_TRACK_PEERS and display. */
+/* Flags of chan_open(): the roles a handle declares, and its access. */
 enum {
-	CHAN_SENDER = 1u << 0,
-	CHAN_RECEIVER = 1u << 1,
+	CHAN_SENDER = 1u << 0,   /* counted as a sender by CHAN_TRACK_PEERS */
+	CHAN_RECEIVER = 1u << 1, /* counted as a receiver */
+	/*
+	 * Map the segment read-only, to inspect it with only read permission:
+	 * chan_info() and chan_peers() work, calls that would change the
+	 * channel fail with -EBADF, and the handle takes no attachment entry.
+	 */
+	CHAN_READ_ONLY = 1u << 2,
 };
 
 /* Maximum number of handles attached to one channel at a time. */
@@ -114,7 +120,7 @@ struct chan_peer {
 	int64_t pid;          /* the process that attached */
 	int64_t attached_sec; /* when, in seconds since the epoch */
 	uint32_t roles;       /* CHAN_SENDER, CHAN_RECEIVER */
-	int alive;            /* 0 if it died and was reaped by this call */
+	int alive;            /* 0 if its process died */
 };
 
 /*
@@ -159,19 +165,32 @@ int chan_create(const char *name, const struct chan_params *params,
 int chan_attach(const char *name, struct chan **ret);
 
 /*
- * Attach to the existing channel name as CHAN_SENDER, CHAN_RECEIVER, both
- * or neither.  Every handle may send and receive whatever its roles; the
- * roles decide only when the other side of a CHAN_TRACK_PEERS channel
- * counts as gone.  A handle inherited across fork(2) is the same
- * attachment: the child should attach on its own.
+ * Attach to the existing channel name with flags: CHAN_SENDER,
+ * CHAN_RECEIVER, both, neither, or CHAN_READ_ONLY alone.  Every writable
+ * handle may send and receive whatever its roles; the roles decide only
+ * when the other side of a CHAN_TRACK_PEERS channel counts as gone.  A
+ * handle inherited across fork(2) is the same attachment: the child should
+ * attach on its own.
  *
  * Returns as chan_attach(), and also:
- *   -EINVAL  unknown roles
- *   -EUSERS  CHAN_ATTACH_MAX handles are attached already (only when
- *            roles is not 0; a handle without roles then attaches
- *            without an entry, and is not listed by chan_peers())
+ *   -EINVAL  unknown flags, or CHAN_READ_ONLY with a role
+ *   -EUSERS  CHAN_ATTACH_MAX handles are attached already (only with a
+ *            role; a handle without one then attaches without an entry,
+ *            and chan_peers() does not list it)
  */
-int chan_open(const char *name, uint32_t roles, struct chan **ret);
+int chan_open(const char *name, uint32_t flags, struct chan **ret);
+
+/*
+ * Like chan_open(), but attach only if the segment file belongs to the
+ * user owner; (uid_t)-1 accepts any owner.  Anybody who may create files
+ * in /dev/shm can create a channel's name first: a process that expects a
+ * channel made by a given user (the bus daemon's, or its own) should say
+ * so here, so that it never talks through an impostor's segment.
+ *
+ * Returns as chan_open(), and also -EPERM if another user owns the segment.
+ */
+int chan_open_owned(const char *name, uint32_t flags, uid_t owner,
+		    struct chan **ret);
 
 /*
  * Unmap the channel and free the handle.  The channel itself stays, with
@@ -192,7 +211,8 @@ int chan_remove(const char *name);
  * receivers take the messages still queued and then get -EPIPE.  Every
  * blocked sender and receiver wakes.  Closing twice is not an error.
  *
- * Returns 0, or -EBADMSG if the segment is corrupt.
+ * Returns 0, or -EINVAL (ch is NULL), -EBADF (a read-only handle) or
+ * -EBADMSG (the segment is corrupt).
  */
 int chan_close(struct chan *ch);
 
@@ -212,6 +232,7 @@ int chan_close(struct chan *ch);
  *   -EINTR     a signal handler ran while waiting; nothing was sent.  The
  *              call is not restarted, whatever SA_RESTART says.
  *   -EINVAL    ch is NULL, or buf is NULL and len is not 0
+ *   -EBADF     the handle is read-only
  *   -EBADMSG   the segment is corrupt
  */
 int chan_send(struct chan *ch, const void *buf, size_t len);
@@ -236,6 +257,7 @@ int chan_send_timeout(struct chan *ch, const void *buf, size_t len,
  *   -EINTR     a signal handler ran while waiting; nothing was taken.  The
  *              call is not restarted, whatever SA_RESTART says.
  *   -EINVAL    ch or ret_len is NULL, or buf is NULL and size is not 0
+ *   -EBADF     the handle is read-only
  *   -EBADMSG   the segment is corrupt
  */
 int chan_recv(struct chan *ch, void *buf, size_t size, size_t *ret_len);
@@ -256,7 +278,8 @@ int chan_info(struct chan *ch, struct chan_info *ret);
  * List the handles attached to the channel, oldest entry first, into
  * peers (room for size entries), and store the number found in
  * *ret_count, which may exceed size.  Attachments whose process died are
- * reaped by this call and listed once with alive 0.
+ * listed with alive 0 and reaped by this call, so they are listed once;
+ * through a read-only handle they cannot be reaped, and stay listed.
  *
  * Returns 0, or -EINVAL (ch or ret_count is NULL, or peers is NULL and
  * size is not 0).

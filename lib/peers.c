@@ -269,8 +269,10 @@ int chan_peers(struct chan *ch, struct chan_peer *peers, size_t size,
 			.roles = load_relaxed(&entry->roles),
 			.alive = 1,
 		};
-		if (!entry_alive(ch, i))
-			peer.alive = !reap_entry(ch, i);
+		if (!entry_alive(ch, i)) {
+			peer.alive = 0;
+			reap_entry(ch, i);
+		}
 		if (count < size)
 			peers[count] = peer;
 		count++;

@@ -151,6 +151,8 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 
 	if (ch == NULL || (buf == NULL && len > 0))
 		return -EINVAL;
+	if (ch->read_only)
+		return -EBADF;
 	if (len > ch->max_msg_size)
 		return -EMSGSIZE;
 	seg = ch->seg;
@@ -281,6 +283,8 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 
 	if (ch == NULL || ret_len == NULL || (buf == NULL && size > 0))
 		return -EINVAL;
+	if (ch->read_only)
+		return -EBADF;
 	seg = ch->seg;
 
 	r = chan__lock(ch, CHAN_SIDE_RECV, d);
@@ -389,6 +393,8 @@ int chan_close(struct chan *ch)
 
 	if (ch == NULL)
 		return -EINVAL;
+	if (ch->read_only)
+		return -EBADF;
 	seg = ch->seg;
 
 	chan__deadline_init(&d, CHAN_TIMEOUT_INFINITE);

@@ -141,33 +141,34 @@ static int validate_header(const struct chan_seg *h, uint64_t file_size)
 	return 0;
 }
 
-/* Map an open segment file after validating it. */
-static int attach_fd(const char *name, int fd, struct chan **ret)
+/*
+ * Map an open segment file after validating it.  The header is read with
+ * pread, not through a mapping, so that a file truncated meanwhile gives
+ * a short read instead of SIGBUS.
+ */
+static int attach_fd(const char *name, int fd, bool read_only, uid_t owner,
+		     struct chan **ret)
 {
 	struct chan_seg header;
 	struct stat st;
 	void *map;
+	int prot = read_only ? PROT_READ : PROT_READ | PROT_WRITE;
 	int r;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size < CHAN_SEG_HEADER_SIZE)
 		return -EBADMSG;
-
-	/* Validate a private copy, so that the header cannot change under
-	 * the checks. */
-	map = mmap(NULL, CHAN_SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return -errno;
-	memcpy(&header, map, sizeof(header));
-	munmap(map, CHAN_SEG_HEADER_SIZE);
+	if (owner != (uid_t)-1 && st.st_uid != owner)
+		return -EPERM;
+	if (pread(fd, &header, sizeof(header), 0) != (ssize_t)sizeof(header))
+		return -EBADMSG;
 
 	r = validate_header(&header, (uint64_t)st.st_size);
 	if (r < 0)
 		return r;
 
-	map = mmap(NULL, header.segment_size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED, fd, 0);
+	map = mmap(NULL, header.segment_size, prot, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 
@@ -176,6 +177,7 @@ static int attach_fd(const char *name, int fd, struct chan **ret)
 		munmap(map, header.segment_size);
 		return -ENOMEM;
 	}
+	(*ret)->read_only = read_only;
 	return 0;
 }
 
@@ -192,36 +194,50 @@ static int register_handle(struct chan *ch, uint32_t roles)
 	return r;
 }
 
-int chan_open(const char *name, uint32_t roles, struct chan **ret)
+int chan_open_owned(const char *name, uint32_t flags, uid_t owner,
+		    struct chan **ret)
 {
+	const uint32_t roles = flags & (CHAN_SENDER | CHAN_RECEIVER);
+	const bool read_only = flags & CHAN_READ_ONLY;
 	char path[PATH_MAX];
 	struct chan *ch = NULL;
 	int fd, r;
 
 	if (ret == NULL || chan_name_validate(name) < 0)
 		return -EINVAL;
-	if (roles & ~(uint32_t)(CHAN_SENDER | CHAN_RECEIVER))
+	if (flags & ~(uint32_t)(CHAN_SENDER | CHAN_RECEIVER | CHAN_READ_ONLY))
+		return -EINVAL;
+	if (read_only && roles != 0)
 		return -EINVAL;
 	r = chan__shm_path(name, path, sizeof(path));
 	if (r < 0)
 		return r;
 
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK keeps a FIFO planted at the name from blocking open. */
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
+				O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ELOOP ? -EBADMSG : -errno;
 
-	r = attach_fd(name, fd, &ch);
+	r = attach_fd(name, fd, read_only, owner, &ch);
 	if (r < 0) {
 		close(fd);
 		return r;
 	}
-	r = register_handle(ch, roles);
-	if (r < 0) {
-		chan_detach(ch);
-		return r;
+	if (!read_only) {
+		r = register_handle(ch, roles);
+		if (r < 0) {
+			chan_detach(ch);
+			return r;
+		}
 	}
 	*ret = ch;
 	return 0;
+}
+
+int chan_open(const char *name, uint32_t flags, struct chan **ret)
+{
+	return chan_open_owned(name, flags, (uid_t)-1, ret);
 }
 
 int chan_attach(const char *name, struct chan **ret)
@@ -318,6 +334,29 @@ static int publish_segment(int fd, const char *tmp_path, const char *path)
 	return 0;
 }
 
+/*
+ * Give the published file its owner and group.  This comes after the link,
+ * because with fs.protected_hardlinks the kernel lets a process link only
+ * files it owns (or holds CAP_FOWNER for).  On failure the name is removed
+ * again, but only while it still refers to the file made here.
+ */
+static int set_owner(int fd, const char *path, const struct chan_params *p)
+{
+	struct stat ours, named;
+	int r;
+
+	if (p->owner == (uid_t)-1 && p->group == (gid_t)-1)
+		return 0;
+	if (fchown(fd, p->owner, p->group) == 0)
+		return 0;
+
+	r = -errno;
+	if (fstat(fd, &ours) == 0 && lstat(path, &named) == 0 &&
+	    ours.st_dev == named.st_dev && ours.st_ino == named.st_ino)
+		unlink(path);
+	return r;
+}
+
 static int build_segment(int fd, const struct chan_params *p,
 			 uint64_t capacity, uint64_t max_msg_size,
 			 void **ret_map, struct chan_seg *ret_geometry)
@@ -332,9 +371,6 @@ static int build_segment(int fd, const struct chan_params *p,
 
 	/* fchmod applies the mode exactly, whatever the umask. */
 	if (fchmod(fd, p->mode) < 0)
-		return -errno;
-	if ((p->owner != (uid_t)-1 || p->group != (gid_t)-1) &&
-	    fchown(fd, p->owner, p->group) < 0)
 		return -errno;
 
 	/*
@@ -397,6 +433,8 @@ static int create_new(const char *name, const char *path,
 		r = publish_segment(fd, tmp_path, path);
 	else if (tmp_path[0] != '\0')
 		unlink(tmp_path);
+	if (r == 0)
+		r = set_owner(fd, path, p);
 
 	if (r == 0) {
 		*ret = handle_new(name, fd, map, &geometry);

@@ -194,6 +194,7 @@ struct chan {
 	pid_t attach_pid; /* the process that claimed it */
 	uint32_t roles;
 	uint32_t flags;   /* the segment's, as validated at attach */
+	bool read_only;   /* mapped without write access */
 	uint64_t peer_view; /* see chan__peers_gone() */
 	char name[CHAN_NAME_MAX + 1];
 };
