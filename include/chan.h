@@ -160,7 +160,8 @@ int chan_create(const char *name, const struct chan_params *params,
  *   -EBADMSG  not a chan segment: wrong magic, geometry or size
  *   -EPROTONOSUPPORT  a segment of a newer format version, or made by a
  *            process of another ABI (for example 32-bit)
- *   -ENOMEM  out of memory or address space
+ *   -ENOMEM  out of memory or address space, or 1024 handles are
+ *            attached in this process already
  */
 int chan_attach(const char *name, struct chan **ret);
 
@@ -270,7 +271,8 @@ int chan_recv_timeout(struct chan *ch, void *buf, size_t size,
  * The snapshot is taken without the lock, so it works while another
  * process holds it, and its counters may disagree by a message or two.
  *
- * Returns 0, or -EINVAL (a NULL argument) or -errno from fstat(2).
+ * Returns 0, or -EINVAL (a NULL argument), -EBADMSG (the segment shrank
+ * under the mapping) or -errno from fstat(2).
  */
 int chan_info(struct chan *ch, struct chan_info *ret);
 

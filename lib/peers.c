@@ -277,6 +277,8 @@ int chan_peers(struct chan *ch, struct chan_peer *peers, size_t size,
 			peers[count] = peer;
 		count++;
 	}
+	if (chan__guard_faulted(ch->guard))
+		return -EBADMSG;
 	*ret_count = count;
 	return 0;
 }

@@ -155,6 +155,8 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 		return -EBADF;
 	if (len > ch->max_msg_size)
 		return -EMSGSIZE;
+	if (chan__guard_faulted(ch->guard))
+		return -EBADMSG;
 	seg = ch->seg;
 
 	r = chan__lock(ch, CHAN_SIDE_SEND, d);
@@ -202,7 +204,7 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 	chan__unlock(ch, CHAN_SIDE_SEND);
 	if (wake)
 		chan__futex_wake(&seg->data_seq, 1);
-	return r;
+	return chan__guard_faulted(ch->guard) ? -EBADMSG : r;
 }
 
 /*
@@ -285,6 +287,8 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 		return -EINVAL;
 	if (ch->read_only)
 		return -EBADF;
+	if (chan__guard_faulted(ch->guard))
+		return -EBADMSG;
 	seg = ch->seg;
 
 	r = chan__lock(ch, CHAN_SIDE_RECV, d);
@@ -332,7 +336,7 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 	chan__unlock(ch, CHAN_SIDE_RECV);
 	if (wake)
 		chan__futex_wake(&seg->space_seq, 1);
-	return r;
+	return chan__guard_faulted(ch->guard) ? -EBADMSG : r;
 }
 
 int chan_send(struct chan *ch, const void *buf, size_t len)
@@ -408,5 +412,5 @@ int chan_close(struct chan *ch)
 
 	chan__futex_wake(&seg->data_seq, INT_MAX);
 	chan__futex_wake(&seg->space_seq, INT_MAX);
-	return 0;
+	return chan__guard_faulted(ch->guard) ? -EBADMSG : 0;
 }

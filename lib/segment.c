@@ -96,6 +96,10 @@ static struct chan *handle_new(const char *name, int fd, void *map,
 
 	if (ch == NULL)
 		return NULL;
+	if (chan__guard_add(map, geometry->segment_size, &ch->guard) < 0) {
+		free(ch);
+		return NULL;
+	}
 	ch->seg = map;
 	ch->slots = (uint8_t *)map + CHAN_SEG_HEADER_SIZE;
 	ch->map_size = geometry->segment_size;
@@ -508,6 +512,7 @@ void chan_detach(struct chan *ch)
 	if (ch == NULL)
 		return;
 	chan__attachment_release(ch);
+	chan__guard_remove(ch->guard);
 	munmap(ch->seg, ch->map_size);
 	close(ch->fd);
 	free(ch);
@@ -541,6 +546,7 @@ size_t chan_max_msg_size(const struct chan *ch)
 int chan_info(struct chan *ch, struct chan_info *ret)
 {
 	const struct chan_seg *seg;
+	struct chan_info info;
 	struct stat st;
 	uint64_t head, tail;
 	uint32_t attachments, senders, receivers;
@@ -556,7 +562,7 @@ int chan_info(struct chan *ch, struct chan_info *ret)
 	 * negative; clamp what a racing or hostile writer could skew. */
 	head = load_acquire(&seg->head);
 	tail = load_acquire(&seg->tail);
-	*ret = (struct chan_info){
+	info = (struct chan_info){
 		.capacity = ch->capacity,
 		.max_msg_size = ch->max_msg_size,
 		.segment_size = ch->map_size,
@@ -583,6 +589,9 @@ int chan_info(struct chan *ch, struct chan_info *ret)
 		.receivers = receivers,
 		.closed = load_relaxed(&seg->closed) != 0,
 	};
+	if (chan__guard_faulted(ch->guard))
+		return -EBADMSG;
+	*ret = info;
 	return 0;
 }
 

@@ -60,6 +60,7 @@
 #include <stdint.h>
 
 #include "chan.h"
+#include "sigbus.h"
 
 /* The bytes "CHANSEG1" read as a little-endian integer. */
 #define CHAN_SEG_MAGIC       UINT64_C(0x314745534e414843)
@@ -189,6 +190,7 @@ struct chan {
 	uint64_t max_msg_size;
 	uint64_t slot_size;
 	struct chan_attachment *attachments;
+	struct chan_guard *guard; /* see sigbus.c */
 	int fd;
 	int attach_index; /* this handle's entry, or -1 */
 	pid_t attach_pid; /* the process that claimed it */
