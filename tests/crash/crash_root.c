@@ -134,6 +134,7 @@ static int full_tmpfs(void *arg)
 START_TEST(root_tmpfs_full)
 {
 	char mnt[512], text[128];
+	size_t code;
 	int status;
 
 	snprintf(mnt, sizeof(mnt), "%s/full", crash_dir());
@@ -142,10 +143,10 @@ START_TEST(root_tmpfs_full)
 	ck_assert_msg(status != CRASH_HUNG && WIFEXITED(status),
 		      "tmpfs child %s",
 		      crash_status_str(status, text, sizeof(text)));
-	ck_assert_msg(WEXITSTATUS(status) == FULL_OK, "%s",
-		      WEXITSTATUS(status) <
-			      sizeof(full_errors) / sizeof(full_errors[0])
-			  ? full_errors[WEXITSTATUS(status)]
+	code = (size_t)WEXITSTATUS(status);
+	ck_assert_msg(code == FULL_OK, "%s",
+		      code < sizeof(full_errors) / sizeof(full_errors[0])
+			  ? full_errors[code]
 			  : "unexpected exit code");
 	/* The mount lived in the child's namespace only. */
 	ck_assert_uint_eq(count_entries(mnt), 0);
