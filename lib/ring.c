@@ -22,6 +22,7 @@ static struct chan_slot *slot_at(struct chan *ch, uint64_t index)
 struct wait_target {
 	uint32_t *seq;
 	uint32_t *waiters;
+	uint32_t *spinners;
 	const uint64_t *index;
 	uint64_t seen;
 	uint32_t role;      /* the waiting side: CHAN_SENDER or CHAN_RECEIVER */
@@ -35,7 +36,9 @@ struct wait_target {
  *
  * The peer usually acts within microseconds, and a futex sleep and wake
  * cost tens of microseconds between CPUs, so spin for a while before
- * registering as a waiter.
+ * registering as a waiter.  Only one process per side spins at a time:
+ * with many senders or receivers on few CPUs, spinners would take the CPU
+ * from the very process they wait for.
  */
 static int wait_locked(struct chan *ch, enum chan_side side,
 		       const struct wait_target *target,
@@ -46,8 +49,16 @@ static int wait_locked(struct chan *ch, enum chan_side side,
 	int r = 0;
 
 	chan__unlock(ch, side);
-	if (chan__spin_while_equal(target->index, target->seen, &seg->closed))
-		return chan__lock(ch, side, d);
+	if (add_seq_cst(target->spinners, 1) == 1) {
+		bool moved = chan__spin_while_equal(target->index, target->seen,
+						    &seg->closed);
+
+		add_seq_cst(target->spinners, -1);
+		if (moved)
+			return chan__lock(ch, side, d);
+	} else {
+		add_seq_cst(target->spinners, -1);
+	}
 
 	/*
 	 * Read the word before announcing ourselves and looking again: a
@@ -191,6 +202,7 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 		target = (struct wait_target){
 			.seq = &seg->space_seq,
 			.waiters = &seg->send_waiters,
+			.spinners = &seg->send_spinners,
 			.index = &seg->head,
 			.seen = tail - ch->capacity,
 			.role = CHAN_SENDER,
@@ -323,6 +335,7 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 		target = (struct wait_target){
 			.seq = &seg->data_seq,
 			.waiters = &seg->recv_waiters,
+			.spinners = &seg->recv_spinners,
 			.index = &seg->tail,
 			.seen = head,
 			.role = CHAN_RECEIVER,

@@ -115,7 +115,8 @@ struct chan_seg {
 	uint64_t send_waits;
 	uint32_t data_seq;     /* receivers sleep on this futex word */
 	uint32_t recv_waiters; /* receivers that may sleep on data_seq */
-	uint8_t pad2[CHAN_CACHE_LINE - 40];
+	uint32_t send_spinners; /* senders spinning before they sleep */
+	uint8_t pad2[CHAN_CACHE_LINE - 44];
 
 	/* Consumer side: written by receivers under recv_lock. */
 	uint64_t head;
@@ -124,7 +125,8 @@ struct chan_seg {
 	uint64_t recv_waits;
 	uint32_t space_seq;    /* senders sleep on this futex word */
 	uint32_t send_waiters; /* senders that may sleep on space_seq */
-	uint8_t pad3[CHAN_CACHE_LINE - 40];
+	uint32_t recv_spinners; /* receivers spinning before they sleep */
+	uint8_t pad3[CHAN_CACHE_LINE - 44];
 };
 
 static_assert(sizeof(pthread_mutex_t) <= CHAN_CACHE_LINE,

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,9 @@
  */
 #define WAIT_SLICE_NS (500 * 1000 * 1000LL)
 
-/* Attempts at the lock before sleeping on it. */
-#define LOCK_SPINS 200
+/* Attempts at the lock, spinning and then yielding, before sleeping. */
+#define LOCK_SPINS  200
+#define LOCK_YIELDS 20
 
 /*
  * How long a waiter spins before sleeping: about the cost of one futex
@@ -143,6 +145,16 @@ int chan__lock(struct chan *ch, enum chan_side side,
 		r = pthread_mutex_trylock(mutex);
 		if (r == EBUSY)
 			cpu_relax();
+	}
+
+	/*
+	 * The holder keeps the lock for one copy, unless it lost its CPU.
+	 * Yielding lets it run again; sleeping in the kernel instead would
+	 * make its unlock pay for a futex wake-up on every handover.
+	 */
+	for (int i = 0; i < LOCK_YIELDS && r == EBUSY; i++) {
+		sched_yield();
+		r = pthread_mutex_trylock(mutex);
 	}
 
 	if (r == EBUSY) {
