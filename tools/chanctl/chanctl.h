@@ -75,10 +75,10 @@ int usage_error(const struct verb *verb, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * Report `invalid WHAT "VALUE": RULE` with VALUE escaped for the terminal,
- * and return CHANCTL_EXIT_USAGE.
+ * Report `invalid SUBJECT "VALUE": RULE` with VALUE escaped for the
+ * terminal, and return CHANCTL_EXIT_USAGE.
  */
-int invalid_value(const char *what, const char *value, const char *rule);
+int invalid_value(const char *subject, const char *value, const char *rule);
 
 /* Map a negative errno from libchan to an exit status. */
 int exit_status_of(int err);

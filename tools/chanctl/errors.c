@@ -35,14 +35,15 @@ int usage_error(const struct verb *verb, const char *format, ...)
 	return CHANCTL_EXIT_USAGE;
 }
 
-int invalid_value(const char *what, const char *value, const char *rule)
+int invalid_value(const char *subject, const char *value, const char *rule)
 {
 	char *escaped = NULL;
 
 	/* Show control and non-ASCII bytes as C escapes, never raw. */
-	if (stravis(&escaped, value, VIS_CSTYLE | VIS_OCTAL | VIS_DQ) < 0)
+	if (stravis(&escaped, value,
+		    VIS_CSTYLE | VIS_OCTAL | VIS_DQ | VIS_TAB | VIS_NL) < 0)
 		escaped = NULL;
-	log_error("invalid %s \"%s\": %s", what,
+	log_error("invalid %s \"%s\": %s", subject,
 		  escaped != NULL ? escaped : "?", rule);
 	free(escaped);
 	return CHANCTL_EXIT_USAGE;
@@ -131,18 +132,20 @@ int attach_channel(const char *name, struct chan **ret)
 			  name, name);
 		break;
 	case -EACCES:
-		log_error("cannot attach to channel \"%s\": %s; ask the owner "
-			  "of %s for read and write access",
-			  name, chan_strerror(r), path ? path : name);
+		log_error(
+		    "failed to attach to channel \"%s\": %s; ask the owner "
+		    "of %s for read and write access",
+		    name, chan_strerror(r), path ? path : name);
 		break;
 	case -EBADMSG:
 	case -EPROTONOSUPPORT:
-		log_error("cannot attach to channel \"%s\": %s; if no process "
-			  "uses it, remove it with 'chanctl rm %s'",
-			  name, chan_strerror(r), name);
+		log_error(
+		    "failed to attach to channel \"%s\": %s; if no process "
+		    "uses it, remove it with 'chanctl rm %s'",
+		    name, chan_strerror(r), name);
 		break;
 	default:
-		log_error("cannot attach to channel \"%s\": %s", name,
+		log_error("failed to attach to channel \"%s\": %s", name,
 			  chan_strerror(r));
 		break;
 	}

@@ -17,7 +17,7 @@ struct printer {
 	enum printer_layout layout;
 	bool json;
 	bool legend;
-	int error; /* the first negative errno, reported by finish */
+	int error; /* the first negative errno, returned by printer_finish() */
 
 	/* JSON: whether the value at each depth still has no members. */
 	unsigned depth;

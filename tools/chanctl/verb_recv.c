@@ -82,6 +82,12 @@ static int parse_recv_options(const struct verb *verb, int argc, char **argv,
 	return r != 0 ? r : -1;
 }
 
+/*
+ * NOTE: a signal whose handler runs after the last check of caught_signal
+ * but before libchan's futex wait starts is not seen: chan_recv() keeps
+ * waiting until a message or a close arrives.  libchan has no call that
+ * waits for a message and a signal at once; a second signal stops it.
+ */
 static int receive(struct chan *ch, const struct recv_options *opts, char *buf,
 		   size_t size, size_t *len)
 {
@@ -108,7 +114,7 @@ static int report_recv_end(const char *name, const struct recv_options *opts,
 			  name, opts->timeout_text);
 		return CHANCTL_EXIT_TIMED_OUT;
 	default:
-		log_error("cannot receive from channel \"%s\": %s", name,
+		log_error("failed to receive from channel \"%s\": %s", name,
 			  chan_strerror(err));
 		return exit_status_of(err);
 	}
@@ -116,7 +122,7 @@ static int report_recv_end(const char *name, const struct recv_options *opts,
 
 static int report_write_error(const char *name, uint64_t number, int err)
 {
-	log_error("cannot write to standard output: %s; message %" PRIu64
+	log_error("failed to write to standard output: %s; message %" PRIu64
 		  " was already taken from channel \"%s\" and is lost",
 		  chan_strerror(err), number, name);
 	return CHANCTL_EXIT_FAILURE;

@@ -79,7 +79,7 @@ static int report_send_error(const struct sender *s, int err)
 			  s->opts->timeout_text, s->name, s->sent);
 		break;
 	default:
-		log_error("cannot send to channel \"%s\": %s; %" PRIu64
+		log_error("failed to send to channel \"%s\": %s; %" PRIu64
 			  " messages were sent",
 			  s->name, chan_strerror(err), s->sent);
 		break;
@@ -130,7 +130,7 @@ static int report_read_error(int err)
 {
 	if (err == -EINTR && caught_signal != 0)
 		return CHANCTL_EXIT_SIGNAL_BASE + caught_signal;
-	log_error("cannot read standard input: %s", chan_strerror(err));
+	log_error("failed to read standard input: %s", chan_strerror(err));
 	return CHANCTL_EXIT_FAILURE;
 }
 
@@ -307,7 +307,7 @@ int verb_send(const struct verb *verb, int argc, char **argv)
 	if (status == CHANCTL_EXIT_OK && opts.close) {
 		r = chan_close(s.ch);
 		if (r < 0) {
-			log_error("cannot close channel \"%s\": %s", s.name,
+			log_error("failed to close channel \"%s\": %s", s.name,
 				  chan_strerror(r));
 			status = exit_status_of(r);
 		}

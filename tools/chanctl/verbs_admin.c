@@ -57,19 +57,19 @@ static int report_create_error(const char *name,
 				  name, name);
 		break;
 	case -ENOSPC:
-		log_error("cannot create channel \"%s\": %s; free space in "
+		log_error("failed to create channel \"%s\": %s; free space in "
 			  "%s or lower --capacity or --msg-size",
 			  name, chan_strerror(err), dir ? dir : "/dev/shm");
 		break;
 	case -EPERM:
 	case -EACCES:
-		log_error("cannot create channel \"%s\": %s; check the "
+		log_error("failed to create channel \"%s\": %s; check the "
 			  "permissions of %s, and note that --owner and "
 			  "--group need privilege",
 			  name, chan_strerror(err), dir ? dir : "/dev/shm");
 		break;
 	default:
-		log_error("cannot create channel \"%s\": %s", name,
+		log_error("failed to create channel \"%s\": %s", name,
 			  chan_strerror(err));
 		break;
 	}
@@ -171,7 +171,7 @@ int verb_close(const struct verb *verb, int argc, char **argv)
 	r = chan_close(ch);
 	chan_detach(ch);
 	if (r < 0) {
-		log_error("cannot close channel \"%s\": %s", argv[optind],
+		log_error("failed to close channel \"%s\": %s", argv[optind],
 			  chan_strerror(r));
 		return exit_status_of(r);
 	}
@@ -193,7 +193,7 @@ static int remove_channel(const char *name, bool force)
 			  "missing channels",
 			  name);
 	else
-		log_error("cannot remove channel \"%s\": %s", name,
+		log_error("failed to remove channel \"%s\": %s", name,
 			  chan_strerror(r));
 	return exit_status_of(r);
 }

@@ -62,7 +62,7 @@ static int finish_output(struct printer *p)
 
 	printer_free(p);
 	if (r < 0) {
-		log_error("cannot write the output: %s", chan_strerror(r));
+		log_error("failed to write the output: %s", chan_strerror(r));
 		return CHANCTL_EXIT_FAILURE;
 	}
 	return CHANCTL_EXIT_OK;
@@ -137,7 +137,7 @@ int verb_ls(const struct verb *verb, int argc, char **argv)
 	if (r < 0) {
 		char *dir = segment_path("");
 
-		log_error("cannot list channels in %s: %s; set CHAN_SHM_DIR "
+		log_error("failed to list channels in %s: %s; set CHAN_SHM_DIR "
 			  "to the directory that holds them",
 			  dir ? dir : "/dev/shm", chan_strerror(r));
 		free(dir);
@@ -233,7 +233,7 @@ int verb_info(const struct verb *verb, int argc, char **argv)
 	r = chan_info(ch, &info);
 	chan_detach(ch);
 	if (r < 0) {
-		log_error("cannot read channel \"%s\": %s", name,
+		log_error("failed to read channel \"%s\": %s", name,
 			  chan_strerror(r));
 		return CHANCTL_EXIT_FAILURE;
 	}

@@ -1,0 +1,1237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of chanctl, run through the built binary (CHANCTL_PATH) on real
+ * segments in /dev/shm.  Every channel name starts with name_prefix(),
+ * and each test case removes the segments of that prefix at its end.
+ *
+ * Usage: test_chanctl [SUITE], with SUITE one of cli, show, io, pipe.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "harness.h"
+
+/* Assert that a command exited with status and that stderr has text. */
+#define ck_assert_failed_with(res, expected_status, text)                      \
+	do {                                                                   \
+		ck_assert_int_eq((res)->status, (expected_status));            \
+		ck_assert_msg(strstr((res)->err, (text)) != NULL,              \
+			      "stderr \"%s\" lacks \"%s\"", (res)->err,        \
+			      (text));                                         \
+	} while (0)
+
+static bool segment_exists(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/%s%s", CHAN_SHM_PREFIX, name);
+	return lstat(path, &st) == 0;
+}
+
+static void create(const char *name, const char *capacity, const char *msg_size)
+{
+	struct result res;
+
+	CHANCTL(&res, NULL, "create", "--capacity", capacity, "--msg-size",
+		msg_size, name);
+	ck_assert_msg(res.status == 0, "create %s: %s", name, res.err);
+	result_free(&res);
+}
+
+static void teardown_segments(void)
+{
+	remove_test_segments();
+}
+
+/* cli: help, version, verbs, options and names. */
+
+START_TEST(cli_help_lists_verbs)
+{
+	static const char *const verbs[] = {"create", "ls",    "info", "send",
+					    "recv",   "close", "rm"};
+	struct result res;
+
+	CHANCTL(&res, NULL, "--help");
+	ck_assert_int_eq(res.status, 0);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
+		ck_assert_ptr_nonnull(strstr(res.out, verbs[i]));
+	ck_assert_ptr_nonnull(strstr(res.out, "6    channel exists"));
+	result_free(&res);
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++) {
+		char usage[64];
+
+		CHANCTL(&res, NULL, verbs[i], "--help");
+		ck_assert_int_eq(res.status, 0);
+		snprintf(usage, sizeof(usage), "Usage: chanctl %s ", verbs[i]);
+		ck_assert_ptr_nonnull(strstr(res.out, usage));
+		ck_assert_ptr_nonnull(strstr(res.out, "Exit status:"));
+		result_free(&res);
+	}
+}
+END_TEST
+
+START_TEST(cli_version)
+{
+	struct result res;
+
+	CHANCTL(&res, NULL, "--version");
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "chanctl " CHANCTL_VERSION "\n");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(cli_unknown_verb)
+{
+	static const char *const bad[] = {"sen", "cr", "recieve", "list"};
+	struct result res;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char expected[64];
+
+		CHANCTL(&res, NULL, bad[i], "x");
+		snprintf(expected, sizeof(expected), "unknown verb \"%s\"",
+			 bad[i]);
+		ck_assert_failed_with(&res, 2, expected);
+		ck_assert_ptr_nonnull(
+		    strstr(res.err, "create, ls, info, send, recv, close, rm"));
+		result_free(&res);
+	}
+
+	run_argv(&res, NULL, 0, (const char *const[]){CHANCTL_PATH, NULL});
+	ck_assert_failed_with(&res, 2, "missing verb");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(cli_bad_options)
+{
+	struct result res;
+
+	CHANCTL(&res, NULL, "create", "--bogus", "x");
+	ck_assert_failed_with(&res, 2, "unknown option --bogus");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "-q", "x");
+	ck_assert_failed_with(&res, 2, "unknown option -q");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "x", "--timeout");
+	ck_assert_failed_with(&res, 2, "option --timeout requires a value");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info");
+	ck_assert_failed_with(&res, 2, "missing operand");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "close", "a", "b");
+	ck_assert_failed_with(&res, 2, "too many operands");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "--nonblock", "--timeout", "1", "x");
+	ck_assert_failed_with(&res, 2, "exclude each other");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(create_defaults)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+	uint64_t value;
+
+	make_name(name, "defaults");
+	CHANCTL(&res, NULL, "create", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_int_eq(json_u64(res.out, "capacity", &value), 0);
+	ck_assert_uint_eq(value, CHAN_CAPACITY_DEFAULT);
+	ck_assert_int_eq(json_u64(res.out, "max_msg_size", &value), 0);
+	ck_assert_uint_eq(value, CHAN_MSG_SIZE_DEFAULT);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"mode\": \"0600\""));
+	ck_assert_ptr_nonnull(strstr(res.out, "\"closed\": false"));
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(create_options)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+	uint64_t value;
+
+	make_name(name, "options");
+	CHANCTL(&res, NULL, "create", "--capacity", "8", "--msg-size", "2K",
+		"--mode", "0640", "--owner", "0", "--group", "root", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_int_eq(json_u64(res.out, "capacity", &value), 0);
+	ck_assert_uint_eq(value, 8);
+	ck_assert_int_eq(json_u64(res.out, "max_msg_size", &value), 0);
+	ck_assert_uint_eq(value, 2048);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"mode\": \"0640\""));
+	ck_assert_ptr_nonnull(strstr(res.out, "\"owner\": \"root\""));
+	ck_assert_ptr_nonnull(strstr(res.out, "\"group\": \"root\""));
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(create_exists)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "exists");
+	create(name, "4", "64");
+
+	CHANCTL(&res, NULL, "create", "--capacity", "4", "--msg-size", "64",
+		name);
+	ck_assert_failed_with(&res, 6, "exists; pass --exist-ok");
+	ck_assert_ptr_nonnull(strstr(res.err, name));
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "create", "--exist-ok", "--capacity", "4",
+		"--msg-size", "64", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "create", "--exist-ok", "--capacity", "5",
+		"--msg-size", "64", name);
+	ck_assert_failed_with(&res, 6, "exists with capacity 4");
+	result_free(&res);
+}
+END_TEST
+
+/* Each invalid option value is rejected, named, and creates nothing. */
+START_TEST(create_invalid_values)
+{
+	static const struct {
+		const char *option, *value, *reason;
+	} cases[] = {
+	    {"--capacity", "12x", "expected a positive integer"},
+	    {"--capacity", "-1", "expected a positive integer"},
+	    {"--capacity", "0", "expected a positive integer"},
+	    {"--capacity", " 3", "expected a positive integer"},
+	    {"--capacity", "16777217", "the maximum is 16777216"},
+	    {"--capacity", "99999999999999999999", "the maximum is"},
+	    {"--msg-size", "1Q", "suffix K, M or G"},
+	    {"--msg-size", "-5", "suffix K, M or G"},
+	    {"--msg-size", "1K5", "suffix K, M or G"},
+	    {"--msg-size", "1T", "suffix K, M or G"},
+	    {"--msg-size", "0", "expected a positive size"},
+	    {"--msg-size", "2G", "the maximum is 1.0G"},
+	    {"--msg-size", "18446744073709551616", "the maximum is"},
+	    {"--msg-size", "99999999999G", "the maximum is"},
+	    {"--mode", "999", "expected octal permission bits"},
+	    {"--mode", "0", "from 1 to 7777"},
+	    {"--mode", "10000", "from 1 to 7777"},
+	    {"--owner", "no-such-user-zz", "no such user"},
+	    {"--group", "no-such-group-zz", "no such group"},
+	};
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "invalid");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char expected[128];
+
+		CHANCTL(&res, NULL, "create", cases[i].option, cases[i].value,
+			name);
+		snprintf(expected, sizeof(expected),
+			 "invalid %s \"%s\": ", cases[i].option,
+			 cases[i].value);
+		ck_assert_failed_with(&res, 2, expected);
+		ck_assert_failed_with(&res, 2, cases[i].reason);
+		result_free(&res);
+		ck_assert_msg(!segment_exists(name), "%s %s created it",
+			      cases[i].option, cases[i].value);
+	}
+}
+END_TEST
+
+START_TEST(names_invalid)
+{
+	static const char *const names[] = {
+	    "", "a/b", "/x", "..", ".", "caf\xc3\xa9", "tab\tname",
+	};
+	struct result res;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		CHANCTL(&res, NULL, "create", "--", names[i]);
+		ck_assert_failed_with(&res, 2, "invalid channel name \"");
+		ck_assert_ptr_nonnull(strstr(
+		    res.err, "use 1-128 characters from A-Z a-z 0-9 . _ -"));
+		result_free(&res);
+		ck_assert_msg(!segment_exists(names[i]), "\"%s\" was created",
+			      names[i]);
+	}
+
+	/* Non-ASCII and control bytes are shown escaped, never raw. */
+	CHANCTL(&res, NULL, "create", "tab\tname");
+	ck_assert_ptr_nonnull(strstr(res.err, "\"tab\\tname\""));
+	result_free(&res);
+	CHANCTL(&res, NULL, "create", "caf\xc3\xa9");
+	ck_assert_ptr_null(strstr(res.err, "\xc3"));
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(names_length_limit)
+{
+	char name[CHAN_NAME_MAX + 2], line[CHAN_NAME_MAX + 4];
+	struct result res;
+
+	make_name(name, "");
+	memset(name + strlen(name), 'n', sizeof(name) - 1 - strlen(name));
+	name[CHAN_NAME_MAX + 1] = '\0';
+
+	/* 129 characters: rejected. */
+	CHANCTL(&res, NULL, "create", name);
+	ck_assert_failed_with(&res, 2, "invalid channel name");
+	result_free(&res);
+	ck_assert(!segment_exists(name));
+
+	/* 128 characters: valid, and listed exactly as typed. */
+	name[CHAN_NAME_MAX] = '\0';
+	CHANCTL(&res, NULL, "create", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	ck_assert(segment_exists(name));
+
+	CHANCTL(&res, NULL, "ls", "--no-legend");
+	ck_assert_int_eq(res.status, 0);
+	snprintf(line, sizeof(line), "\n%s ", name);
+	ck_assert_msg(strstr(res.out, line + 1) == res.out ||
+			  strstr(res.out, line) != NULL,
+		      "ls lacks the name: %s", res.out);
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(names_leading_dash)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	snprintf(name, sizeof(name), "-%sdash", name_prefix());
+	CHANCTL(&res, NULL, "create", name);
+	ck_assert_failed_with(&res, 2, "unknown option");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "create", "--", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	CHANCTL(&res, NULL, "send", "--", name, "-m");
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", "--nonblock", "--", name);
+	ck_assert_str_eq(res.out, "-m\n");
+	result_free(&res);
+	CHANCTL(&res, NULL, "rm", "--", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	ck_assert(!segment_exists(name));
+}
+END_TEST
+
+START_TEST(not_found_everywhere)
+{
+	static const char *const verbs[] = {"info", "send", "recv", "close"};
+	char name[CHAN_NAME_MAX + 1], expected[512];
+	struct result res;
+
+	make_name(name, "missing");
+	snprintf(expected, sizeof(expected),
+		 "channel \"%s\" not found; create it with 'chanctl create %s'",
+		 name, name);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++) {
+		CHANCTL(&res, NULL, verbs[i], name);
+		ck_assert_failed_with(&res, 3, expected);
+		result_free(&res);
+	}
+
+	CHANCTL(&res, NULL, "rm", name);
+	ck_assert_failed_with(&res, 3, "not found; pass --force");
+	result_free(&res);
+	CHANCTL(&res, NULL, "rm", "--force", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(rm_several)
+{
+	char a[CHAN_NAME_MAX + 1], b[CHAN_NAME_MAX + 1];
+	char missing[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(a, "rm-a");
+	make_name(b, "rm-b");
+	make_name(missing, "rm-missing");
+	create(a, "2", "8");
+	create(b, "2", "8");
+
+	/* Like rm(1): the missing one is reported, the others removed. */
+	CHANCTL(&res, NULL, "rm", a, missing, b);
+	ck_assert_failed_with(&res, 3, missing);
+	result_free(&res);
+	ck_assert(!segment_exists(a));
+	ck_assert(!segment_exists(b));
+}
+END_TEST
+
+START_TEST(env_shm_dir)
+{
+	char dir[] = "/tmp/chanctl-test-XXXXXX", path[PATH_MAX];
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+	struct stat st;
+
+	make_name(name, "envdir");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	setenv("CHAN_SHM_DIR", dir, 1);
+	CHANCTL(&res, NULL, "create", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	snprintf(path, sizeof(path), "%s/chan.%s", dir, name);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(!segment_exists(name));
+
+	CHANCTL(&res, NULL, "rm", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	ck_assert_int_eq(rmdir(dir), 0);
+
+	/* A directory that cannot be listed is a plain failure. */
+	setenv("CHAN_SHM_DIR", dir, 1);
+	CHANCTL(&res, NULL, "ls");
+	ck_assert_failed_with(&res, 1, dir);
+	result_free(&res);
+	unsetenv("CHAN_SHM_DIR");
+}
+END_TEST
+
+/* show: ls and info, as tables and as JSON. */
+
+/* Check that text parses as JSON, with python3 -m json.tool. */
+static void assert_valid_json(const char *text)
+{
+	struct result res;
+
+	run_argv(&res, text, strlen(text),
+		 (const char *const[]){"python3", "-m", "json.tool", NULL});
+	ck_assert_msg(res.status == 0, "invalid JSON (%s): %s", res.err, text);
+	result_free(&res);
+}
+
+/* The line of a table whose first cell is first, or NULL. */
+static char *find_row(const char *table, const char *first)
+{
+	size_t len = strlen(first);
+
+	for (const char *line = table; line != NULL && *line != '\0';) {
+		const char *end = strchrnul(line, '\n');
+
+		if (strncmp(line, first, len) == 0 && line[len] == ' ')
+			return strndup(line, (size_t)(end - line));
+		line = *end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+START_TEST(ls_table)
+{
+	char open_name[CHAN_NAME_MAX + 1], closed_name[CHAN_NAME_MAX + 1];
+	struct result res;
+	char *row;
+
+	make_name(open_name, "ls-open");
+	make_name(closed_name, "ls-closed");
+	create(open_name, "8", "4K");
+	create(closed_name, "2", "100");
+	CHANCTL(&res, NULL, "send", open_name, "a", "b", "c");
+	result_free(&res);
+	CHANCTL(&res, NULL, "close", closed_name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "ls");
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_msg(strncmp(res.out, "NAME ", 5) == 0, "%s", res.out);
+	ck_assert_ptr_nonnull(strstr(res.out, "CAPACITY  MSG-SIZE  DEPTH"));
+	ck_assert_ptr_nonnull(strstr(res.out, "SIZE  MODE  OWNER  STATE\n"));
+
+	row = find_row(res.out, open_name);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strstr(row, " 8 ") && strstr(row, " 4.0K ") &&
+			  strstr(row, " 3 ") && strstr(row, " 0600 ") &&
+			  strstr(row, " open"),
+		      "row: %s", row);
+	free(row);
+	row = find_row(res.out, closed_name);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strstr(row, " 100B ") && strstr(row, " closed"),
+		      "row: %s", row);
+	free(row);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "ls", "--no-legend");
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_ptr_null(strstr(res.out, "NAME"));
+	ck_assert_ptr_nonnull(strstr(res.out, open_name));
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(ls_json)
+{
+	char name[CHAN_NAME_MAX + 1], member[CHAN_NAME_MAX + 32];
+	struct result res;
+	const char *object;
+
+	make_name(name, "ls-json");
+	create(name, "8", "1M");
+	CHANCTL(&res, NULL, "send", name, "x");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "ls", "--json");
+	ck_assert_int_eq(res.status, 0);
+	assert_valid_json(res.out);
+	snprintf(member, sizeof(member), "\"name\": \"%s\"", name);
+	object = strstr(res.out, member);
+	ck_assert_ptr_nonnull(object);
+	ck_assert_ptr_nonnull(strstr(object, "\"capacity\": 8,"));
+	ck_assert_ptr_nonnull(strstr(object, "\"msg_size\": 1048576,"));
+	ck_assert_ptr_nonnull(strstr(object, "\"depth\": 1,"));
+	ck_assert_ptr_nonnull(strstr(object, "\"state\": \"open\""));
+	result_free(&res);
+}
+END_TEST
+
+/* A segment that cannot be attached is listed with its error. */
+START_TEST(ls_corrupt_segment)
+{
+	char name[CHAN_NAME_MAX + 1], good[CHAN_NAME_MAX + 1];
+	char path[PATH_MAX];
+	struct result res;
+	char *row;
+	int fd;
+
+	make_name(name, "corrupt");
+	make_name(good, "corrupt-neighbour");
+	create(good, "2", "8");
+	snprintf(path, sizeof(path), "/dev/shm/chan.%s", name);
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "not a channel", 13), 13);
+	close(fd);
+
+	CHANCTL(&res, NULL, "ls");
+	ck_assert_int_eq(res.status, 0);
+	row = find_row(res.out, name);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strstr(row, "error: segment is corrupt") != NULL, "%s",
+		      row);
+	free(row);
+	ck_assert_ptr_nonnull(strstr(res.out, good));
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "ls", "--json");
+	ck_assert_int_eq(res.status, 0);
+	assert_valid_json(res.out);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"capacity\": null"));
+	ck_assert_ptr_nonnull(strstr(res.out, "\"state\": \"error: segment"));
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info", name);
+	ck_assert_failed_with(&res, 1, "segment is corrupt");
+	ck_assert_ptr_nonnull(strstr(res.err, "'chanctl rm "));
+	result_free(&res);
+}
+END_TEST
+
+/*
+ * Every member of info --json has a table row with the same value: sizes
+ * show the exact count in brackets, booleans as yes and no.
+ */
+START_TEST(info_json_matches_table)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result table, json;
+	const char *line;
+	int members = 0;
+
+	make_name(name, "info");
+	create(name, "16", "512");
+	CHANCTL(&table, NULL, "send", name, "one", "two", "three");
+	result_free(&table);
+	CHANCTL(&table, NULL, "recv", "-n", "1", name);
+	result_free(&table);
+
+	CHANCTL(&table, NULL, "info", name);
+	ck_assert_int_eq(table.status, 0);
+	ck_assert_msg(strncmp(table.out, "FIELD ", 6) == 0, "%s", table.out);
+	CHANCTL(&json, NULL, "info", "--json", name);
+	ck_assert_int_eq(json.status, 0);
+	assert_valid_json(json.out);
+
+	for (line = strstr(json.out, "\n  \""); line != NULL;
+	     line = strstr(line + 1, "\n  \"")) {
+		char key[64], value[256], label[64], *row;
+
+		ck_assert_int_eq(
+		    sscanf(line, "\n  \"%63[^\"]\": %255[^,\n]", key, value),
+		    2);
+		for (size_t i = 0; i <= strlen(key); i++)
+			label[i] = key[i] == '_' ? '-' : (char)toupper(key[i]);
+		row = find_row(table.out, label);
+		ck_assert_msg(row != NULL, "no row %s", label);
+
+		if (value[0] == '"') {
+			value[strlen(value) - 1] = '\0';
+			memmove(value, value + 1, strlen(value));
+		} else if (strcmp(value, "false") == 0) {
+			strcpy(value, "no");
+		} else if (strcmp(value, "true") == 0) {
+			strcpy(value, "yes");
+		}
+		ck_assert_msg(strstr(row + strlen(label), value) != NULL,
+			      "row \"%s\" lacks %s", row, value);
+		free(row);
+		members++;
+	}
+	ck_assert_int_eq(members, 20);
+
+	ck_assert_ptr_nonnull(strstr(json.out, "\"depth\": 2,"));
+	ck_assert_ptr_nonnull(strstr(json.out, "\"msgs_sent\": 3,"));
+	ck_assert_ptr_nonnull(strstr(json.out, "\"bytes_sent\": 11,"));
+	ck_assert_ptr_nonnull(strstr(json.out, "\"msgs_received\": 1,"));
+	ck_assert_ptr_nonnull(strstr(table.out, "512B (512)"));
+	result_free(&table);
+	result_free(&json);
+
+	CHANCTL(&table, NULL, "info", "--no-legend", name);
+	ck_assert_int_eq(table.status, 0);
+	ck_assert_msg(strncmp(table.out, "NAME ", 5) == 0, "%s", table.out);
+	result_free(&table);
+}
+END_TEST
+
+/* io: send and recv in each format, with limits and timeouts. */
+
+START_TEST(send_lines)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "lines");
+	create(name, "8", "64");
+	CHANCTL(&res, "one\ntwo\n\nfour", "send", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"depth\": 4,"));
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "one\ntwo\n\nfour\n");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(send_nul)
+{
+	static const char input[] = "a\nb\0c";
+	static const char expected[] = "a\nb\0c\0";
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "nul");
+	create(name, "8", "64");
+	run_argv(&res, input, sizeof(input) - 1,
+		 (const char *const[]){CHANCTL_PATH, "send", "-0", name, NULL});
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "-0", "--nonblock", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_uint_eq(res.out_len, sizeof(expected) - 1);
+	ck_assert_mem_eq(res.out, expected, sizeof(expected) - 1);
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(send_arguments)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "args");
+	create(name, "8", "64");
+	CHANCTL(&res, "ignored\n", "send", name, "x", "y z", "");
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "--raw", "-n", "2", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "xy z");
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_str_eq(res.out, "\n");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(recv_count)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "count");
+	create(name, "8", "64");
+	CHANCTL(&res, NULL, "send", name, "1", "2", "3", "4", "5");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "-n", "2", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "1\n2\n");
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", "--count", "1", name);
+	ck_assert_str_eq(res.out, "3\n");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"depth\": 2,"));
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "-n", "0", name);
+	ck_assert_failed_with(&res, 2, "invalid --count \"0\"");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(recv_nonblock_empty)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "nonblock");
+	create(name, "2", "8");
+	CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_uint_eq(res.out_len, 0);
+	ck_assert_uint_eq(res.err_len, 0);
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(recv_timeout)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "recv-timeout");
+	create(name, "2", "8");
+	CHANCTL(&res, NULL, "send", name, "m");
+	result_free(&res);
+
+	/* The queued message is taken, then the wait for the next fails. */
+	CHANCTL(&res, NULL, "recv", "--timeout", "0.2", name);
+	ck_assert_failed_with(&res, 4, "no message arrived on channel");
+	ck_assert_ptr_nonnull(strstr(res.err, "within 0.2 s"));
+	ck_assert_str_eq(res.out, "m\n");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(send_full)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "full");
+	create(name, "2", "8");
+	CHANCTL(&res, NULL, "send", name, "a", "b");
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "send", "--nonblock", name, "c");
+	ck_assert_failed_with(&res, 4, "is full");
+	result_free(&res);
+
+	CHANCTL(&res, "c\nd\n", "send", "--timeout", "0.1", name);
+	ck_assert_failed_with(&res, 4, "timed out after 0.1 s");
+	ck_assert_ptr_nonnull(strstr(res.err, "0 messages were sent"));
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(send_invalid_timeout)
+{
+	static const char *const values[] = {"-1", "1.5s",	   "abc", ".5",
+					     "1.", "0.1234567891", "1e3", ""};
+	struct result res;
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(*values); i++) {
+		char expected[64];
+
+		CHANCTL(&res, NULL, "send", "--timeout", values[i], "x");
+		snprintf(expected, sizeof(expected), "invalid --timeout \"%s\"",
+			 values[i]);
+		ck_assert_failed_with(&res, 2, expected);
+		result_free(&res);
+	}
+}
+END_TEST
+
+START_TEST(send_closed)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "closed");
+	create(name, "4", "8");
+	CHANCTL(&res, NULL, "send", name, "a", "b");
+	result_free(&res);
+	CHANCTL(&res, NULL, "close", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "send", name, "c");
+	ck_assert_failed_with(&res, 5, "is closed");
+	result_free(&res);
+
+	/* Receivers drain what is left, then see the end of the channel. */
+	CHANCTL(&res, NULL, "recv", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "a\nb\n");
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(send_line_too_long)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "too-long");
+	create(name, "8", "8");
+	CHANCTL(&res, "short\n0123456789\nafter\n", "send", name);
+	ck_assert_failed_with(&res, 1, "line 2 of standard input is 10 bytes");
+	ck_assert_ptr_nonnull(strstr(res.err, "maximum message size of 8"));
+	ck_assert_ptr_nonnull(strstr(res.err, "the 1 lines before it"));
+	ck_assert_ptr_nonnull(strstr(res.err, "--msg-size"));
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_str_eq(res.out, "short\n");
+	result_free(&res);
+
+	/* Arguments are all checked before the first is sent. */
+	CHANCTL(&res, NULL, "send", name, "ok", "0123456789");
+	ck_assert_failed_with(&res, 1, "MESSAGE argument 2 is 10 bytes");
+	ck_assert_ptr_nonnull(strstr(res.err, "nothing was sent"));
+	result_free(&res);
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"depth\": 0,"));
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(send_raw_chunks)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "raw");
+	create(name, "8", "4");
+	CHANCTL(&res, "abcdefghij", "send", "--raw", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	/* Without --close the channel stays open. */
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"depth\": 3,"));
+	ck_assert_ptr_nonnull(strstr(res.out, "\"closed\": false"));
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_str_eq(res.out, "abcd\nefgh\nij\n");
+	result_free(&res);
+
+	CHANCTL(&res, "xyz", "send", "--raw", "--close", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"closed\": true"));
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", "--raw", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "xyz");
+	result_free(&res);
+}
+END_TEST
+
+/* A closed standard output loses the message taken, and recv reports it. */
+START_TEST(recv_stdout_closed)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+	int fds[2], err_fds[2];
+	char err[512] = "";
+	pid_t pid;
+
+	make_name(name, "epipe");
+	create(name, "4", "8");
+	CHANCTL(&res, NULL, "send", name, "a", "b");
+	result_free(&res);
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(pipe(err_fds), 0);
+	close(fds[0]);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(err_fds[1], STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		alarm(CHILD_TIMEOUT_SEC);
+		execl(CHANCTL_PATH, CHANCTL_PATH, "recv", name, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	close(err_fds[1]);
+	ck_assert_int_eq(wait_status(pid), 1);
+	ck_assert_int_gt(read(err_fds[0], err, sizeof(err) - 1), 0);
+	close(err_fds[0]);
+	ck_assert_msg(strstr(err, "message 1 was already taken") != NULL &&
+			  strstr(err, "is lost") != NULL,
+		      "%s", err);
+
+	CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_str_eq(res.out, "b\n");
+	result_free(&res);
+}
+END_TEST
+
+/* pipe: concurrent processes, blocking, close and signals. */
+
+static void write_file(const char *path, size_t size)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	/* A pattern that differs from chunk to chunk, unlike zeros. */
+	for (size_t i = 0; i < size; i++)
+		fputc((int)((i * 7919 + i / 251) & 0xff), f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void make_tree(const char *root)
+{
+	static const struct {
+		const char *path;
+		size_t size;
+	} files[] = {
+	    {"empty", 0},
+	    {"one-byte", 1},
+	    {"exact", 1024},
+	    {"big", 300000},
+	    {"sub/small", 100},
+	    {"sub/deeper/mid", 5000},
+	    {"sub/deeper/nothing", 0},
+	};
+	char path[PATH_MAX];
+
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/sub/deeper", root),
+			 sizeof(path));
+	ck_assert_int_eq(mkdir(path, 0755) == 0 || errno == EEXIST, 1);
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		ck_assert_int_lt(
+		    snprintf(path, sizeof(path), "%s/%s", root, files[i].path),
+		    sizeof(path));
+		write_file(path, files[i].size);
+	}
+}
+
+static void remove_tree(const char *root)
+{
+	struct result res;
+
+	run_argv(&res, NULL, 0,
+		 (const char *const[]){"rm", "-rf", "--", root, NULL});
+	result_free(&res);
+}
+
+START_TEST(tar_round_trip)
+{
+	char root[] = "/tmp/chanctl-tar-XXXXXX";
+	char src[PATH_MAX], dst[PATH_MAX], sender[2 * PATH_MAX];
+	char receiver[2 * PATH_MAX], name[CHAN_NAME_MAX + 1];
+	struct result res;
+	pid_t send_pid, recv_pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	snprintf(src, sizeof(src), "%s/src", root);
+	snprintf(dst, sizeof(dst), "%s/dst", root);
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	ck_assert_int_eq(mkdir(dst, 0755), 0);
+	snprintf(sender, sizeof(sender), "%s/sub", src);
+	ck_assert_int_eq(mkdir(sender, 0755), 0);
+	make_tree(src);
+
+	/*
+	 * A small channel, so that both sides block many times, with a
+	 * message size that does not divide tar's 10240-byte records, so
+	 * that the last chunk is a short one.
+	 */
+	make_name(name, "tar");
+	create(name, "4", "1000");
+	snprintf(sender, sizeof(sender),
+		 "set -o pipefail; tar -C '%s' -cf - . | tee '%s/sent.tar' | "
+		 "'%s' send --raw --close '%s'",
+		 src, root, CHANCTL_PATH, name);
+	snprintf(receiver, sizeof(receiver),
+		 "set -o pipefail; '%s' recv --raw '%s' | "
+		 "tee '%s/received.tar' | tar -C '%s' -xf -",
+		 CHANCTL_PATH, name, root, dst);
+	recv_pid =
+	    spawn_argv((const char *const[]){"bash", "-c", receiver, NULL});
+	send_pid =
+	    spawn_argv((const char *const[]){"bash", "-c", sender, NULL});
+	ck_assert_int_eq(wait_status(send_pid), 0);
+	ck_assert_int_eq(wait_status(recv_pid), 0);
+
+	run_argv(&res, NULL, 0,
+		 (const char *const[]){"diff", "-r", src, dst, NULL});
+	ck_assert_msg(res.status == 0, "trees differ: %s", res.out);
+	result_free(&res);
+
+	/* The archive itself, padding included, arrives byte for byte. */
+	snprintf(src, sizeof(src), "%s/sent.tar", root);
+	snprintf(dst, sizeof(dst), "%s/received.tar", root);
+	run_argv(&res, NULL, 0, (const char *const[]){"cmp", src, dst, NULL});
+	ck_assert_msg(res.status == 0, "archives differ: %s", res.out);
+	result_free(&res);
+	remove_tree(root);
+}
+END_TEST
+
+START_TEST(recv_woken_by_close)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+	pid_t pid;
+
+	make_name(name, "wake");
+	create(name, "2", "8");
+	pid =
+	    spawn_argv((const char *const[]){CHANCTL_PATH, "recv", name, NULL});
+	ck_assert_int_eq(wait_for_receiver(name), 0);
+
+	CHANCTL(&res, NULL, "close", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	ck_assert_int_eq(wait_status(pid), 0);
+}
+END_TEST
+
+static void check_signal_exit(int signo, int expected)
+{
+	char name[CHAN_NAME_MAX + 1], tag[32];
+	pid_t pid;
+
+	snprintf(tag, sizeof(tag), "signal-%d", signo);
+	make_name(name, tag);
+	create(name, "2", "8");
+	pid =
+	    spawn_argv((const char *const[]){CHANCTL_PATH, "recv", name, NULL});
+	ck_assert_int_eq(wait_for_receiver(name), 0);
+	ck_assert_int_eq(kill(pid, signo), 0);
+	ck_assert_int_eq(wait_status(pid), expected);
+}
+
+START_TEST(recv_sigint)
+{
+	check_signal_exit(SIGINT, 130);
+}
+END_TEST
+
+START_TEST(recv_sigterm)
+{
+	check_signal_exit(SIGTERM, 143);
+}
+END_TEST
+
+/* A producer and a consumer running at once exchange every line. */
+START_TEST(send_recv_concurrent)
+{
+	char name[CHAN_NAME_MAX + 1], *input, *p;
+	struct result res;
+	pid_t pid;
+
+	make_name(name, "concurrent");
+	create(name, "3", "16");
+	input = malloc(2000 * sizeof("line1999\n"));
+	ck_assert_ptr_nonnull(input);
+	p = input;
+	for (int i = 0; i < 2000; i++)
+		p += sprintf(p, "line%d\n", i);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		CHANCTL(&res, input, "send", "--close", name);
+		_exit(res.status);
+	}
+	CHANCTL(&res, NULL, "recv", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, input);
+	result_free(&res);
+	ck_assert_int_eq(wait_status(pid), 0);
+	free(input);
+}
+END_TEST
+
+static TCase *tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, NULL, teardown_segments);
+	tcase_set_timeout(tc, CHILD_TIMEOUT_SEC);
+	return tc;
+}
+
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase("cli");
+
+	tcase_add_test(tc, cli_help_lists_verbs);
+	tcase_add_test(tc, cli_version);
+	tcase_add_test(tc, cli_unknown_verb);
+	tcase_add_test(tc, cli_bad_options);
+	tcase_add_test(tc, create_defaults);
+	tcase_add_test(tc, create_options);
+	tcase_add_test(tc, create_exists);
+	tcase_add_test(tc, create_invalid_values);
+	tcase_add_test(tc, names_invalid);
+	tcase_add_test(tc, names_length_limit);
+	tcase_add_test(tc, names_leading_dash);
+	tcase_add_test(tc, not_found_everywhere);
+	tcase_add_test(tc, rm_several);
+	tcase_add_test(tc, env_shm_dir);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *show_suite(void)
+{
+	Suite *s = suite_create("show");
+	TCase *tc = tcase("show");
+
+	tcase_add_test(tc, ls_table);
+	tcase_add_test(tc, ls_json);
+	tcase_add_test(tc, ls_corrupt_segment);
+	tcase_add_test(tc, info_json_matches_table);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *io_suite(void)
+{
+	Suite *s = suite_create("io");
+	TCase *tc = tcase("io");
+
+	tcase_add_test(tc, send_lines);
+	tcase_add_test(tc, send_nul);
+	tcase_add_test(tc, send_arguments);
+	tcase_add_test(tc, recv_count);
+	tcase_add_test(tc, recv_nonblock_empty);
+	tcase_add_test(tc, recv_timeout);
+	tcase_add_test(tc, send_full);
+	tcase_add_test(tc, send_invalid_timeout);
+	tcase_add_test(tc, send_closed);
+	tcase_add_test(tc, send_line_too_long);
+	tcase_add_test(tc, send_raw_chunks);
+	tcase_add_test(tc, recv_stdout_closed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *pipe_suite(void)
+{
+	Suite *s = suite_create("pipe");
+	TCase *tc = tcase("pipe");
+
+	tcase_add_test(tc, tar_round_trip);
+	tcase_add_test(tc, recv_woken_by_close);
+	tcase_add_test(tc, recv_sigint);
+	tcase_add_test(tc, recv_sigterm);
+	tcase_add_test(tc, send_recv_concurrent);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		Suite *(*make)(void);
+	} suites[] = {
+	    {"cli", cli_suite},
+	    {"show", show_suite},
+	    {"io", io_suite},
+	    {"pipe", pipe_suite},
+	};
+	SRunner *runner = NULL;
+	int failed;
+
+	for (size_t i = 0; i < sizeof(suites) / sizeof(*suites); i++) {
+		if (argc > 1 && strcmp(argv[1], suites[i].name) != 0)
+			continue;
+		if (runner == NULL)
+			runner = srunner_create(suites[i].make());
+		else
+			srunner_add_suite(runner, suites[i].make());
+	}
+	if (runner == NULL) {
+		fprintf(stderr, "test_chanctl: unknown suite \"%s\"\n",
+			argv[1]);
+		return 2;
+	}
+
+	/* Fix the prefix in the runner, before the tests fork. */
+	name_prefix();
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	remove_test_segments();
+	return failed == 0 ? 0 : 1;
+}
