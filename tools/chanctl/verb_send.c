@@ -56,6 +56,12 @@ static int send_message(struct sender *s, const void *buf, size_t len)
 	return r;
 }
 
+/* "1 message was" or "N messages were", for the counts in errors. */
+static const char *messages_were(uint64_t count)
+{
+	return count == 1 ? "message was" : "messages were";
+}
+
 /* Report a failed send, once, and return the exit status. */
 static int report_send_error(const struct sender *s, int err)
 {
@@ -64,24 +70,25 @@ static int report_send_error(const struct sender *s, int err)
 		return CHANCTL_EXIT_SIGNAL_BASE + caught_signal;
 	case -EPIPE:
 		log_error("channel \"%s\" is closed, so it takes no more "
-			  "messages; %" PRIu64 " messages were sent before "
-			  "that",
-			  s->name, s->sent);
+			  "messages; %" PRIu64 " %s sent before that",
+			  s->name, s->sent, messages_were(s->sent));
 		break;
 	case -EAGAIN:
-		log_error("channel \"%s\" is full; %" PRIu64 " messages were "
-			  "sent; retry later, or drop --nonblock to wait",
-			  s->name, s->sent);
+		log_error("channel \"%s\" is full; %" PRIu64 " %s sent; "
+			  "retry later, or drop --nonblock to wait",
+			  s->name, s->sent, messages_were(s->sent));
 		break;
 	case -ETIMEDOUT:
 		log_error("timed out after %s s waiting for space in channel "
-			  "\"%s\"; %" PRIu64 " messages were sent",
-			  s->opts->timeout_text, s->name, s->sent);
+			  "\"%s\"; %" PRIu64 " %s sent",
+			  s->opts->timeout_text, s->name, s->sent,
+			  messages_were(s->sent));
 		break;
 	default:
 		log_error("failed to send to channel \"%s\": %s; %" PRIu64
-			  " messages were sent",
-			  s->name, chan_strerror(err), s->sent);
+			  " %s sent",
+			  s->name, chan_strerror(err), s->sent,
+			  messages_were(s->sent));
 		break;
 	}
 	return exit_status_of(err);
@@ -98,7 +105,7 @@ static int send_arguments(struct sender *s, int count, char **messages)
 		if (len > s->max_msg_size) {
 			log_error("MESSAGE argument %d is %zu bytes, over the "
 				  "maximum message size of %zu bytes of "
-				  "channel \"%s\"; nothing was sent; create "
+				  "channel \"%s\"; nothing was sent; recreate "
 				  "the channel with a larger --msg-size",
 				  i + 1, len, s->max_msg_size, s->name);
 			return CHANCTL_EXIT_FAILURE;
@@ -114,15 +121,14 @@ static int send_arguments(struct sender *s, int count, char **messages)
 
 static int report_too_long(const struct sender *s, uint64_t number, size_t len)
 {
-	const char *unit = s->opts->format == INPUT_LINES ? "line"
-							  : "NUL-terminated "
-							    "record";
+	const char *unit = s->opts->format == INPUT_LINES ? "line" : "record";
 
 	log_error("%s %" PRIu64 " of standard input is %zu bytes, over the "
 		  "maximum message size of %zu bytes of channel \"%s\"; it "
-		  "was not sent, and the %" PRIu64 " %ss before it were "
-		  "sent; create the channel with a larger --msg-size",
-		  unit, number, len, s->max_msg_size, s->name, s->sent, unit);
+		  "was not sent, and the %" PRIu64 " %s%s before it %s sent; "
+		  "recreate the channel with a larger --msg-size",
+		  unit, number, len, s->max_msg_size, s->name, s->sent, unit,
+		  s->sent == 1 ? "" : "s", s->sent == 1 ? "was" : "were");
 	return CHANCTL_EXIT_FAILURE;
 }
 
