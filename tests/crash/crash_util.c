@@ -318,8 +318,9 @@ void crash_seg_unmap(struct chan_seg *seg, size_t size)
 
 size_t crash_seg_mutexes(struct chan_seg *seg, pthread_mutex_t **out)
 {
-	out[0] = &seg->lock.mutex;
-	return 1;
+	out[0] = &seg->send_lock.mutex;
+	out[1] = &seg->recv_lock.mutex;
+	return 2;
 }
 
 struct chan *crash_create(const char *name, uint64_t capacity,

@@ -111,7 +111,8 @@ void crash_seg_unmap(struct chan_seg *seg, size_t size);
 
 /*
  * Store the segment's robust mutexes in out (room for two) and return how
- * many there are; the first is the one every sender takes.  The one place
+ * many there are; the first is the one every sender takes, the second
+ * the one every receiver takes.  The one place
  * that knows the mutex fields of struct chan_seg.
  */
 size_t crash_seg_mutexes(struct chan_seg *seg, pthread_mutex_t **out);
