@@ -136,6 +136,10 @@ START_TEST(cli_bad_options)
 	ck_assert_failed_with(&res, 2, "option --timeout requires a value");
 	result_free(&res);
 
+	CHANCTL(&res, NULL, "ls", "--json=yes");
+	ck_assert_failed_with(&res, 2, "option --json=yes takes no value");
+	result_free(&res);
+
 	CHANCTL(&res, NULL, "info");
 	ck_assert_failed_with(&res, 2, "missing operand");
 	result_free(&res);

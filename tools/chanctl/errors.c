@@ -55,7 +55,13 @@ int option_error(const struct verb *verb, char **argv, int c)
 
 	if (c == ':')
 		return usage_error(verb, "option %s requires a value", arg);
-	/* optopt is the letter of an unknown short option, 0 for long. */
+	/*
+	 * optopt is the letter of an unknown short option, 0 for an unknown
+	 * long one, and the value of a known long option given "=VALUE"
+	 * although it takes none (0x100 and up for long-only options).
+	 */
+	if (optopt >= 0x100)
+		return usage_error(verb, "option %s takes no value", arg);
 	if (optopt > 0 && optopt < 0x80)
 		return usage_error(verb, "unknown option -%c", optopt);
 	return usage_error(verb, "unknown option %s", arg);
