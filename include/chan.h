@@ -208,6 +208,16 @@ void chan_detach(struct chan *ch);
 int chan_remove(const char *name);
 
 /*
+ * Make every call on ch that is waiting now, in any thread, return -EINTR
+ * soon, including one that is about to start its wait.  Calls that start
+ * afterwards are not affected.  Async-signal-safe: call it from a signal
+ * handler to stop a blocked send or receive without the race of a signal
+ * that arrives just before the wait begins.  Other processes' waiters may
+ * wake spuriously and wait again.
+ */
+void chan_interrupt(struct chan *ch);
+
+/*
  * Close the channel for every process.  Later sends fail with -EPIPE;
  * receivers take the messages still queued and then get -EPIPE.  Every
  * blocked sender and receiver wakes.  Closing twice is not an error.
@@ -230,8 +240,9 @@ int chan_close(struct chan *ch);
  *              receiver is gone
  *   -EAGAIN    chan_try_send() only: the channel is full
  *   -ETIMEDOUT chan_send_timeout() only: still full at the deadline
- *   -EINTR     a signal handler ran while waiting; nothing was sent.  The
- *              call is not restarted, whatever SA_RESTART says.
+ *   -EINTR     a signal handler ran while waiting, or chan_interrupt()
+ *              was called; nothing was sent.  The call is not restarted,
+ *              whatever SA_RESTART says.
  *   -EINVAL    ch is NULL, or buf is NULL and len is not 0
  *   -EBADF     the handle is read-only
  *   -EBADMSG   the segment is corrupt
@@ -255,8 +266,9 @@ int chan_send_timeout(struct chan *ch, const void *buf, size_t len,
  *              closed, or it tracks peers and every sender is gone
  *   -EAGAIN    chan_try_recv() only: the channel is empty
  *   -ETIMEDOUT chan_recv_timeout() only: still empty at the deadline
- *   -EINTR     a signal handler ran while waiting; nothing was taken.  The
- *              call is not restarted, whatever SA_RESTART says.
+ *   -EINTR     a signal handler ran while waiting, or chan_interrupt()
+ *              was called; nothing was taken.  The call is not restarted,
+ *              whatever SA_RESTART says.
  *   -EINVAL    ch or ret_len is NULL, or buf is NULL and size is not 0
  *   -EBADF     the handle is read-only
  *   -EBADMSG   the segment is corrupt

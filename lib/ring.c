@@ -27,7 +27,13 @@ struct wait_target {
 	uint64_t seen;
 	uint32_t role;      /* the waiting side: CHAN_SENDER or CHAN_RECEIVER */
 	uint32_t peer_role; /* the side it waits for */
+	uint32_t interrupts; /* ch->interrupts when the call started */
 };
+
+static bool interrupted(struct chan *ch, const struct wait_target *target)
+{
+	return load_seq_cst(&ch->interrupts) != target->interrupts;
+}
 
 /*
  * Wait until the other side moves target->index away from target->seen,
@@ -69,15 +75,15 @@ static int wait_locked(struct chan *ch, enum chan_side side,
 	add_seq_cst(target->waiters, 1);
 	chan__waiting(ch, target->role, 1);
 	if (load_seq_cst(target->index) == target->seen &&
-	    !load_seq_cst(&seg->closed) &&
+	    !load_seq_cst(&seg->closed) && !interrupted(ch, target) &&
 	    !chan__peers_gone(ch, target->peer_role, true)) {
 		CHAN_FAULT("waiting");
 		r = chan__futex_wait(target->seq, expected, d);
 	}
 	chan__waiting(ch, target->role, -1);
 	add_seq_cst(target->waiters, -1);
-	if (r == -EINTR)
-		return r;
+	if (r == -EINTR || interrupted(ch, target))
+		return -EINTR;
 
 	/*
 	 * Even after a timeout, look once more: a call that can complete
@@ -158,6 +164,7 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 	bool counted_wait = false, wake = false;
 	uint64_t tail;
 	int64_t space;
+	uint32_t interrupts;
 	int r;
 
 	if (ch == NULL || (buf == NULL && len > 0))
@@ -169,6 +176,7 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 	if (chan__guard_faulted(ch->guard))
 		return -EBADMSG;
 	seg = ch->seg;
+	interrupts = load_seq_cst(&ch->interrupts);
 
 	r = chan__lock(ch, CHAN_SIDE_SEND, d);
 	if (r < 0)
@@ -207,6 +215,7 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 			.seen = tail - ch->capacity,
 			.role = CHAN_SENDER,
 			.peer_role = CHAN_RECEIVER,
+			.interrupts = interrupts,
 		};
 		r = wait_locked(ch, CHAN_SIDE_SEND, &target, d);
 		if (r < 0)
@@ -293,6 +302,7 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 	bool counted_wait = false, wake = false;
 	uint64_t head;
 	int64_t queued;
+	uint32_t interrupts;
 	int r;
 
 	if (ch == NULL || ret_len == NULL || (buf == NULL && size > 0))
@@ -302,6 +312,7 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 	if (chan__guard_faulted(ch->guard))
 		return -EBADMSG;
 	seg = ch->seg;
+	interrupts = load_seq_cst(&ch->interrupts);
 
 	r = chan__lock(ch, CHAN_SIDE_RECV, d);
 	if (r < 0)
@@ -340,6 +351,7 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 			.seen = head,
 			.role = CHAN_RECEIVER,
 			.peer_role = CHAN_SENDER,
+			.interrupts = interrupts,
 		};
 		r = wait_locked(ch, CHAN_SIDE_RECV, &target, d);
 		if (r < 0)
@@ -426,4 +438,23 @@ int chan_close(struct chan *ch)
 	chan__futex_wake(&seg->data_seq, INT_MAX);
 	chan__futex_wake(&seg->space_seq, INT_MAX);
 	return chan__guard_faulted(ch->guard) ? -EBADMSG : 0;
+}
+
+/*
+ * Bump the handle's interrupt count, then both futex words, so that a
+ * waiter between its last look and its futex call finds its word changed
+ * and does not sleep.  Uses only atomics and futex(2): async-signal-safe.
+ */
+void chan_interrupt(struct chan *ch)
+{
+	struct chan_seg *seg;
+
+	if (ch == NULL || ch->read_only)
+		return;
+	seg = ch->seg;
+	add_seq_cst(&ch->interrupts, 1);
+	add_seq_cst(&seg->data_seq, 1);
+	add_seq_cst(&seg->space_seq, 1);
+	chan__futex_wake(&seg->data_seq, INT_MAX);
+	chan__futex_wake(&seg->space_seq, INT_MAX);
 }

@@ -200,6 +200,7 @@ struct chan {
 	uint32_t flags;   /* the segment's, as validated at attach */
 	bool read_only;   /* mapped without write access */
 	uint64_t peer_view; /* see chan__peers_gone() */
+	uint32_t interrupts; /* bumped by chan_interrupt() */
 	char name[CHAN_NAME_MAX + 1];
 };
 
