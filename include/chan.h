@@ -54,7 +54,9 @@ enum {
 	 * drain the queue and then get -EPIPE; once every receiver is gone,
 	 * sends fail with -EPIPE.  A side counts as gone only after at least
 	 * one peer of that role attached, and comes back when one attaches
-	 * again.  Off by default, because channels that outlive their
+	 * again.  A detach is seen at once; a death within about 100 ms by a
+	 * sender and 500 ms by a waiter, because it takes system calls to
+	 * see, and those are kept off the fast path.  Off by default, because channels that outlive their
 	 * processes (a bus, or shell commands that attach one after another)
 	 * would otherwise end between two short-lived senders.
 	 */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "chan.h"
@@ -9,6 +10,8 @@ const char *chan_strerror(int err)
 {
 	const char *text;
 
+	if (err == INT_MIN)
+		return "unknown error";
 	if (err < 0)
 		err = -err;
 
@@ -45,6 +48,8 @@ const char *chan_error_name(int err)
 {
 	const char *name;
 
+	if (err == INT_MIN)
+		return "EUNKNOWN";
 	if (err < 0)
 		err = -err;
 	if (err == 0)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #include "sync.h"
 
@@ -147,6 +148,29 @@ static void commit_message(struct chan *ch, uint64_t tail, const void *buf,
 	CHAN_FAULT("send-published");
 }
 
+/*
+ * Tell whether every receiver is gone.  Looking for dead receivers costs
+ * system calls, so a sender that need not wait does it at most every
+ * REAP_INTERVAL_NS; a receiver that detached is seen at once.
+ */
+#define REAP_INTERVAL_NS (100 * 1000 * 1000LL)
+
+static bool receivers_gone(struct chan *ch)
+{
+	struct timespec now;
+	int64_t now_ns, due;
+
+	if (!(ch->flags & CHAN_TRACK_PEERS))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	now_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	due = load_relaxed(&ch->next_reap_ns);
+	if (now_ns < due)
+		return chan__peers_gone(ch, CHAN_RECEIVER, false);
+	store_relaxed(&ch->next_reap_ns, now_ns + REAP_INTERVAL_NS);
+	return chan__peers_gone(ch, CHAN_RECEIVER, true);
+}
+
 /* Wake one receiver if any may be asleep; called after a commit. */
 static bool bump_if_waiting(uint32_t *seq, uint32_t *waiters)
 {
@@ -183,8 +207,7 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
 
 	for (;;) {
-		if (load_acquire(&seg->closed) ||
-		    chan__peers_gone(ch, CHAN_RECEIVER, false)) {
+		if (load_acquire(&seg->closed) || receivers_gone(ch)) {
 			r = -EPIPE;
 			break;
 		}

@@ -186,6 +186,22 @@ static int attach_fd(const char *name, int fd, bool read_only, uid_t owner,
 }
 
 /*
+ * Map the errors of opening something that is not a regular file (a
+ * symbolic link, a directory, a socket) to "not a chan segment".
+ */
+static int open_error(int err)
+{
+	switch (err) {
+	case ELOOP:
+	case EISDIR:
+	case ENXIO:
+		return -EBADMSG;
+	default:
+		return -err;
+	}
+}
+
+/*
  * Claim an attachment entry for the handle.  A handle without roles that
  * finds the table full works on without one.
  */
@@ -221,7 +237,7 @@ int chan_open_owned(const char *name, uint32_t flags, uid_t owner,
 	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
 				O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ELOOP ? -EBADMSG : -errno;
+		return open_error(errno);
 
 	r = attach_fd(name, fd, read_only, owner, &ch);
 	if (r < 0) {

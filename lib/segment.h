@@ -201,6 +201,7 @@ struct chan {
 	bool read_only;   /* mapped without write access */
 	uint64_t peer_view; /* see chan__peers_gone() */
 	uint32_t interrupts; /* bumped by chan_interrupt() */
+	int64_t next_reap_ns; /* when a sender next looks for dead peers */
 	char name[CHAN_NAME_MAX + 1];
 };
 

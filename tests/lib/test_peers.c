@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -418,8 +419,11 @@ END_TEST
 START_TEST(track_receivers_died)
 {
 	struct peer_args a = {.flags = CHAN_RECEIVER};
+	const struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
 	struct chan_info info;
 	struct chan *ch;
+	uint64_t killed_at, elapsed_ms;
+	int sends = 0, r;
 	pid_t pid;
 
 	tu_name(a.name, sizeof(a.name), "receiversdied");
@@ -427,9 +431,21 @@ START_TEST(track_receivers_died)
 	pid = spawn_attached(&a);
 	ASSERT_RET(chan_send(ch, "while", 5), 0);
 	kill_child(pid);
-	ASSERT_RET(chan_send(ch, "late", 4), -EPIPE);
+
+	/* A death takes system calls to see, so a sender that need not
+	 * wait looks at most every 100 ms: keep sending, with room left. */
+	killed_at = tu_now_ns();
+	while ((r = chan_send(ch, "late", 4)) == 0 && sends < 100) {
+		sends++;
+		nanosleep(&pause, NULL);
+	}
+	elapsed_ms = (tu_now_ns() - killed_at) / 1000000;
+	ASSERT_RET(r, -EPIPE);
+	ck_assert_msg(elapsed_ms < 1000,
+		      "EPIPE came %llu ms after the receiver died, expected "
+		      "within 1000 ms", (unsigned long long)elapsed_ms);
 	ASSERT_RET(chan_info(ch, &info), 0);
-	ASSERT_U64(info.msgs_sent, 1);
+	ASSERT_U64(info.msgs_sent, 1 + (uint64_t)sends);
 	chan_detach(ch);
 }
 END_TEST
