@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,7 +28,7 @@ extern "C" {
  * neither "." nor "..".  The channel NAME lives in the file
  * /dev/shm/chan.NAME (CHAN_SHM_PREFIX followed by the name).
  */
-#define CHAN_NAME_MAX   128
+#define CHAN_NAME_MAX	128
 #define CHAN_SHM_PREFIX "chan."
 
 /* Defaults used when a field of struct chan_params is 0. */
@@ -56,16 +57,17 @@ enum {
 	 * one peer of that role attached, and comes back when one attaches
 	 * again.  A detach is seen at once; a death within about 100 ms by a
 	 * sender and 500 ms by a waiter, because it takes system calls to
-	 * see, and those are kept off the fast path.  Off by default, because channels that outlive their
-	 * processes (a bus, or shell commands that attach one after another)
-	 * would otherwise end between two short-lived senders.
+	 * see, and those are kept off the fast path.  Off by default, because
+	 * channels that outlive their processes (a bus, or shell commands that
+	 * attach one after another) would otherwise end between two short-lived
+	 * senders.
 	 */
 	CHAN_TRACK_PEERS = 1u << 1,
 };
 
 /* Flags of chan_open(): the roles a handle declares, and its access. */
 enum {
-	CHAN_SENDER = 1u << 0,   /* counted as a sender by CHAN_TRACK_PEERS */
+	CHAN_SENDER = 1u << 0,	 /* counted as a sender by CHAN_TRACK_PEERS */
 	CHAN_RECEIVER = 1u << 1, /* counted as a receiver */
 	/*
 	 * Map the segment read-only, to inspect it with only read permission:
@@ -82,47 +84,47 @@ enum {
 struct chan_params {
 	uint64_t capacity;     /* messages; 0 selects CHAN_CAPACITY_DEFAULT */
 	uint64_t max_msg_size; /* bytes; 0 selects CHAN_MSG_SIZE_DEFAULT */
-	uint32_t mode;         /* permission bits; 0 selects 0600 */
-	uint32_t flags;        /* CHAN_EXIST_OK, CHAN_TRACK_PEERS */
-	uint32_t roles;        /* roles of the creator's handle */
-	uid_t owner;           /* (uid_t)-1 keeps the creator's user */
-	gid_t group;           /* (gid_t)-1 keeps the creator's group */
+	uint32_t mode;	       /* permission bits; 0 selects 0600 */
+	uint32_t flags;	       /* CHAN_EXIST_OK, CHAN_TRACK_PEERS */
+	uint32_t roles;	       /* roles of the creator's handle */
+	uid_t owner;	       /* (uid_t)-1 keeps the creator's user */
+	gid_t group;	       /* (gid_t)-1 keeps the creator's group */
 };
 
 /* Snapshot of a channel's geometry, state and counters. */
 struct chan_info {
-	uint64_t capacity;      /* messages */
-	uint64_t max_msg_size;  /* bytes */
-	uint64_t segment_size;  /* bytes of shared memory */
-	uint64_t depth;         /* messages queued now */
-	uint64_t msgs_sent;     /* messages committed since creation */
+	uint64_t capacity;     /* messages */
+	uint64_t max_msg_size; /* bytes */
+	uint64_t segment_size; /* bytes of shared memory */
+	uint64_t depth;	       /* messages queued now */
+	uint64_t msgs_sent;    /* messages committed since creation */
 	uint64_t bytes_sent;
 	uint64_t msgs_received; /* messages taken since creation */
 	uint64_t bytes_received;
-	uint64_t send_waits;    /* sends that waited on a full channel */
-	uint64_t recv_waits;    /* receives that waited on an empty one */
-	uint64_t recoveries;    /* lock owners found dead and repaired */
-	uint32_t send_waiters;  /* senders waiting now (an upper bound) */
-	uint32_t recv_waiters;  /* receivers waiting now (an upper bound) */
+	uint64_t send_waits;   /* sends that waited on a full channel */
+	uint64_t recv_waits;   /* receives that waited on an empty one */
+	uint64_t recoveries;   /* lock owners found dead and repaired */
+	uint32_t send_waiters; /* senders waiting now (an upper bound) */
+	uint32_t recv_waiters; /* receivers waiting now (an upper bound) */
 	int64_t creator_pid;
-	int64_t created_sec;    /* creation time, seconds since the epoch */
+	int64_t created_sec; /* creation time, seconds since the epoch */
 	int64_t created_nsec;
-	uint32_t mode;          /* permission bits of the segment */
+	uint32_t mode; /* permission bits of the segment */
 	uid_t owner;
 	gid_t group;
-	uint32_t flags;         /* CHAN_TRACK_PEERS if set at create */
-	uint32_t attachments;   /* handles attached now, by the table */
-	uint32_t senders;       /* of which with CHAN_SENDER */
-	uint32_t receivers;     /* of which with CHAN_RECEIVER */
-	int closed;             /* non-zero once chan_close() was called */
+	uint32_t flags;	      /* CHAN_TRACK_PEERS if set at create */
+	uint32_t attachments; /* handles attached now, by the table */
+	uint32_t senders;     /* of which with CHAN_SENDER */
+	uint32_t receivers;   /* of which with CHAN_RECEIVER */
+	int closed;	      /* non-zero once chan_close() was called */
 };
 
 /* One attached handle, as listed by chan_peers(). */
 struct chan_peer {
-	int64_t pid;          /* the process that attached */
+	int64_t pid;	      /* the process that attached */
 	int64_t attached_sec; /* when, in seconds since the epoch */
-	uint32_t roles;       /* CHAN_SENDER, CHAN_RECEIVER */
-	int alive;            /* 0 if its process died */
+	uint32_t roles;	      /* CHAN_SENDER, CHAN_RECEIVER */
+	int alive;	      /* 0 if its process died */
 };
 
 /*
@@ -277,8 +279,65 @@ int chan_send_timeout(struct chan *ch, const void *buf, size_t len,
  */
 int chan_recv(struct chan *ch, void *buf, size_t size, size_t *ret_len);
 int chan_try_recv(struct chan *ch, void *buf, size_t size, size_t *ret_len);
-int chan_recv_timeout(struct chan *ch, void *buf, size_t size,
-		      size_t *ret_len, uint64_t timeout_ns);
+int chan_recv_timeout(struct chan *ch, void *buf, size_t size, size_t *ret_len,
+		      uint64_t timeout_ns);
+
+/*
+ * Batches.  These move many messages per hold of a lock, which is what
+ * makes many small messages cheap.  Their timeout_ns is 0 for "do not
+ * wait" (-EAGAIN), CHAN_TIMEOUT_INFINITE, or a limit (-ETIMEDOUT).
+ *
+ * chan_send_batch() sends the count messages of msgs in order, waiting
+ * for room as needed, and stores in *ret_sent how many were committed,
+ * also on failure.  Every length is checked first: with one too long, it
+ * returns -EMSGSIZE and sends nothing.  Returns 0 once all are sent, or
+ * an error of chan_send().
+ *
+ * chan_recv_batch() waits for at least one message, then takes as many
+ * as are queued, up to max_msgs, while each fits in what is left of buf:
+ * message i is stored at buf plus the sum of lens[0..i-1], with its length
+ * in lens[i].  *ret_count receives the number taken.  Returns 0, or an
+ * error of chan_recv(); -EMSGSIZE when the first message does not fit in
+ * size bytes, with the size it needs in lens[0] and nothing removed.
+ */
+int chan_send_batch(struct chan *ch, const struct iovec *msgs, size_t count,
+		    size_t *ret_sent, uint64_t timeout_ns);
+int chan_recv_batch(struct chan *ch, void *buf, size_t size, size_t *lens,
+		    size_t max_msgs, size_t *ret_count, uint64_t timeout_ns);
+
+/*
+ * Zero-copy sending.  chan_send_reserve() waits for room, as
+ * chan_send_batch() does, and stores in *ret_buf a pointer to len bytes
+ * inside the channel for the next message.  Write the message there, then
+ * publish it with chan_send_commit(), giving its final length (at most
+ * len), or drop it with chan_send_abort().  Between the two calls the
+ * calling thread holds the channel's send lock: keep that span short, make
+ * no other chan call on the channel in it, and end it in the same thread.
+ * A process that dies in between loses only its unpublished message.
+ *
+ * chan_send_reserve() returns 0, or an error of chan_send().
+ * chan_send_commit() returns 0, -EINVAL when nothing is reserved, or
+ * -EMSGSIZE when len exceeds the reserved length (the message is dropped).
+ */
+int chan_send_reserve(struct chan *ch, size_t len, void **ret_buf,
+		      uint64_t timeout_ns);
+int chan_send_commit(struct chan *ch, size_t len);
+void chan_send_abort(struct chan *ch);
+
+/*
+ * Zero-copy receiving.  chan_recv_peek() waits for a message, as
+ * chan_recv_batch() does, and stores a pointer to it and its length in
+ * *ret_buf and *ret_len; the message stays in the channel until
+ * chan_recv_release() removes it.  As with reserve, the calling thread
+ * holds the receive lock in between.  A process that dies in between
+ * leaves the message queued for the next receiver.
+ *
+ * chan_recv_peek() returns 0, or an error of chan_recv().
+ * chan_recv_release() returns 0, or -EINVAL when nothing is peeked.
+ */
+int chan_recv_peek(struct chan *ch, const void **ret_buf, size_t *ret_len,
+		   uint64_t timeout_ns);
+int chan_recv_release(struct chan *ch);
 
 /*
  * Store a snapshot of the channel's geometry, state and counters in *ret.

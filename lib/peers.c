@@ -16,11 +16,11 @@ static int lock_entry(struct chan *ch, unsigned index, short type, int cmd,
 		      struct flock *fl)
 {
 	*fl = (struct flock){
-		.l_type = type,
-		.l_whence = SEEK_SET,
-		.l_start = (off_t)(CHAN_SEG_ATTACH_OFFSET +
-				   index * sizeof(struct chan_attachment)),
-		.l_len = sizeof(struct chan_attachment),
+	    .l_type = type,
+	    .l_whence = SEEK_SET,
+	    .l_start = (off_t)(CHAN_SEG_ATTACH_OFFSET +
+			       index * sizeof(struct chan_attachment)),
+	    .l_len = sizeof(struct chan_attachment),
 	};
 	return fcntl(ch->fd, cmd, fl);
 }
@@ -141,7 +141,8 @@ int chan__attachment_claim(struct chan *ch, uint32_t roles)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (unsigned i = 0; i < CHAN_SEG_ATTACH_MAX; i++) {
-			uint32_t state = load_acquire(&ch->attachments[i].state);
+			uint32_t state =
+			    load_acquire(&ch->attachments[i].state);
 
 			if (pass == 0 && state != CHAN_ATTACH_FREE)
 				continue;
@@ -264,10 +265,10 @@ int chan_peers(struct chan *ch, struct chan_peer *peers, size_t size,
 		if (load_acquire(&entry->state) != CHAN_ATTACH_USED)
 			continue;
 		peer = (struct chan_peer){
-			.pid = load_relaxed(&entry->pid),
-			.attached_sec = load_relaxed(&entry->attached_sec),
-			.roles = load_relaxed(&entry->roles),
-			.alive = 1,
+		    .pid = load_relaxed(&entry->pid),
+		    .attached_sec = load_relaxed(&entry->attached_sec),
+		    .roles = load_relaxed(&entry->roles),
+		    .alive = 1,
 		};
 		if (!entry_alive(ch, i)) {
 			peer.alive = 0;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "sync.h"
@@ -26,7 +27,7 @@ struct wait_target {
 	uint32_t *spinners;
 	const uint64_t *index;
 	uint64_t seen;
-	uint32_t role;      /* the waiting side: CHAN_SENDER or CHAN_RECEIVER */
+	uint32_t role;	    /* the waiting side: CHAN_SENDER or CHAN_RECEIVER */
 	uint32_t peer_role; /* the side it waits for */
 	uint32_t interrupts; /* ch->interrupts when the call started */
 };
@@ -180,27 +181,33 @@ static bool bump_if_waiting(uint32_t *seq, uint32_t *waiters)
 	return true;
 }
 
-static int send_deadline(struct chan *ch, const void *buf, size_t len,
-			 const struct chan_deadline *d)
+/* Check what every send-side call checks before it takes the lock. */
+static int send_precheck(struct chan *ch)
 {
-	struct chan_seg *seg;
-	struct wait_target target;
-	bool counted_wait = false, wake = false;
-	uint64_t tail;
-	int64_t space;
-	uint32_t interrupts;
-	int r;
-
-	if (ch == NULL || (buf == NULL && len > 0))
+	if (ch == NULL)
 		return -EINVAL;
 	if (ch->read_only)
 		return -EBADF;
-	if (len > ch->max_msg_size)
-		return -EMSGSIZE;
 	if (chan__guard_faulted(ch->guard))
 		return -EBADMSG;
-	seg = ch->seg;
-	interrupts = load_seq_cst(&ch->interrupts);
+	return 0;
+}
+
+/*
+ * Take the send lock and wait for room.  Returns the number of free slots
+ * (at least 1) with the lock held and *ret_tail set, or an error with the
+ * lock released.
+ */
+static int64_t send_begin(struct chan *ch, const struct chan_deadline *d,
+			  uint64_t *ret_tail)
+{
+	struct chan_seg *seg = ch->seg;
+	uint32_t interrupts = load_seq_cst(&ch->interrupts);
+	struct wait_target target;
+	bool counted_wait = false;
+	uint64_t tail;
+	int64_t space;
+	int r;
 
 	r = chan__lock(ch, CHAN_SIDE_SEND, d);
 	if (r < 0)
@@ -213,15 +220,13 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 		}
 		tail = load_relaxed(&seg->tail);
 		space = free_slots(ch, tail);
-		if (space < 0) {
-			r = (int)space;
-			break;
-		}
-		if (space > 0) {
-			commit_message(ch, tail, buf, len);
-			wake = bump_if_waiting(&seg->data_seq,
-					       &seg->recv_waiters);
-			break;
+		if (space != 0) {
+			if (space < 0) {
+				r = (int)space;
+				break;
+			}
+			*ret_tail = tail;
+			return space;
 		}
 		r = check_wait(d);
 		if (r < 0)
@@ -231,24 +236,59 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 			counted_wait = true;
 		}
 		target = (struct wait_target){
-			.seq = &seg->space_seq,
-			.waiters = &seg->send_waiters,
-			.spinners = &seg->send_spinners,
-			.index = &seg->head,
-			.seen = tail - ch->capacity,
-			.role = CHAN_SENDER,
-			.peer_role = CHAN_RECEIVER,
-			.interrupts = interrupts,
+		    .seq = &seg->space_seq,
+		    .waiters = &seg->send_waiters,
+		    .spinners = &seg->send_spinners,
+		    .index = &seg->head,
+		    .seen = tail - ch->capacity,
+		    .role = CHAN_SENDER,
+		    .peer_role = CHAN_RECEIVER,
+		    .interrupts = interrupts,
 		};
 		r = wait_locked(ch, CHAN_SIDE_SEND, &target, d);
 		if (r < 0)
 			return r;
 	}
+	chan__unlock(ch, CHAN_SIDE_SEND);
+	return r;
+}
+
+/*
+ * Release the send lock after committing count messages, and wake as many
+ * receivers as may be asleep, up to one per message.
+ */
+static int send_end(struct chan *ch, size_t count)
+{
+	struct chan_seg *seg = ch->seg;
+	bool wake =
+	    count > 0 && bump_if_waiting(&seg->data_seq, &seg->recv_waiters);
 
 	chan__unlock(ch, CHAN_SIDE_SEND);
 	if (wake)
-		chan__futex_wake(&seg->data_seq, 1);
-	return chan__guard_faulted(ch->guard) ? -EBADMSG : r;
+		chan__futex_wake(&seg->data_seq,
+				 count > INT_MAX ? INT_MAX : (int)count);
+	return chan__guard_faulted(ch->guard) ? -EBADMSG : 0;
+}
+
+static int send_deadline(struct chan *ch, const void *buf, size_t len,
+			 const struct chan_deadline *d)
+{
+	uint64_t tail = 0;
+	int64_t space;
+	int r = send_precheck(ch);
+
+	if (r < 0)
+		return r;
+	if (buf == NULL && len > 0)
+		return -EINVAL;
+	if (len > ch->max_msg_size)
+		return -EMSGSIZE;
+
+	space = send_begin(ch, d, &tail);
+	if (space < 0)
+		return (int)space;
+	commit_message(ch, tail, buf, len);
+	return send_end(ch, 1);
 }
 
 /*
@@ -276,8 +316,8 @@ static int64_t queued_messages(struct chan *ch, uint64_t head)
  * caller's buffer size is checked first, so that nothing is removed when
  * it is too small.
  */
-static int take_message(struct chan *ch, uint64_t head, void *buf,
-			size_t size, size_t *ret_len)
+static int take_message(struct chan *ch, uint64_t head, void *buf, size_t size,
+			size_t *ret_len)
 {
 	struct chan_seg *seg = ch->seg;
 	struct chan_slot *slot = slot_at(ch, head);
@@ -317,25 +357,33 @@ static bool end_of_channel(struct chan *ch, uint64_t head)
 	return queued_messages(ch, head) == 0;
 }
 
-static int recv_deadline(struct chan *ch, void *buf, size_t size,
-			 size_t *ret_len, const struct chan_deadline *d)
+/* Check what every receive-side call checks before it takes the lock. */
+static int recv_precheck(struct chan *ch)
 {
-	struct chan_seg *seg;
-	struct wait_target target;
-	bool counted_wait = false, wake = false;
-	uint64_t head;
-	int64_t queued;
-	uint32_t interrupts;
-	int r;
-
-	if (ch == NULL || ret_len == NULL || (buf == NULL && size > 0))
+	if (ch == NULL)
 		return -EINVAL;
 	if (ch->read_only)
 		return -EBADF;
 	if (chan__guard_faulted(ch->guard))
 		return -EBADMSG;
-	seg = ch->seg;
-	interrupts = load_seq_cst(&ch->interrupts);
+	return 0;
+}
+
+/*
+ * Take the receive lock and wait for a message.  Returns the number of
+ * queued messages (at least 1) with the lock held and *ret_head set, or an
+ * error with the lock released: -EPIPE at end of channel.
+ */
+static int64_t recv_begin(struct chan *ch, const struct chan_deadline *d,
+			  uint64_t *ret_head)
+{
+	struct chan_seg *seg = ch->seg;
+	uint32_t interrupts = load_seq_cst(&ch->interrupts);
+	struct wait_target target;
+	bool counted_wait = false;
+	uint64_t head;
+	int64_t queued;
+	int r;
 
 	r = chan__lock(ch, CHAN_SIDE_RECV, d);
 	if (r < 0)
@@ -344,16 +392,13 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 	for (;;) {
 		head = load_relaxed(&seg->head);
 		queued = queued_messages(ch, head);
-		if (queued < 0) {
-			r = (int)queued;
-			break;
-		}
-		if (queued > 0) {
-			r = take_message(ch, head, buf, size, ret_len);
-			if (r == 0)
-				wake = bump_if_waiting(&seg->space_seq,
-						       &seg->send_waiters);
-			break;
+		if (queued != 0) {
+			if (queued < 0) {
+				r = (int)queued;
+				break;
+			}
+			*ret_head = head;
+			return queued;
 		}
 		if (end_of_channel(ch, head)) {
 			r = -EPIPE;
@@ -367,24 +412,61 @@ static int recv_deadline(struct chan *ch, void *buf, size_t size,
 			counted_wait = true;
 		}
 		target = (struct wait_target){
-			.seq = &seg->data_seq,
-			.waiters = &seg->recv_waiters,
-			.spinners = &seg->recv_spinners,
-			.index = &seg->tail,
-			.seen = head,
-			.role = CHAN_RECEIVER,
-			.peer_role = CHAN_SENDER,
-			.interrupts = interrupts,
+		    .seq = &seg->data_seq,
+		    .waiters = &seg->recv_waiters,
+		    .spinners = &seg->recv_spinners,
+		    .index = &seg->tail,
+		    .seen = head,
+		    .role = CHAN_RECEIVER,
+		    .peer_role = CHAN_SENDER,
+		    .interrupts = interrupts,
 		};
 		r = wait_locked(ch, CHAN_SIDE_RECV, &target, d);
 		if (r < 0)
 			return r;
 	}
+	chan__unlock(ch, CHAN_SIDE_RECV);
+	return r;
+}
+
+/*
+ * Release the receive lock after taking count messages, and wake as many
+ * senders as may be asleep, up to one per freed slot.
+ */
+static int recv_end(struct chan *ch, size_t count)
+{
+	struct chan_seg *seg = ch->seg;
+	bool wake =
+	    count > 0 && bump_if_waiting(&seg->space_seq, &seg->send_waiters);
 
 	chan__unlock(ch, CHAN_SIDE_RECV);
 	if (wake)
-		chan__futex_wake(&seg->space_seq, 1);
-	return chan__guard_faulted(ch->guard) ? -EBADMSG : r;
+		chan__futex_wake(&seg->space_seq,
+				 count > INT_MAX ? INT_MAX : (int)count);
+	return chan__guard_faulted(ch->guard) ? -EBADMSG : 0;
+}
+
+static int recv_deadline(struct chan *ch, void *buf, size_t size,
+			 size_t *ret_len, const struct chan_deadline *d)
+{
+	uint64_t head = 0;
+	int64_t queued;
+	int r = recv_precheck(ch);
+
+	if (r < 0)
+		return r;
+	if (ret_len == NULL || (buf == NULL && size > 0))
+		return -EINVAL;
+
+	queued = recv_begin(ch, d, &head);
+	if (queued < 0)
+		return (int)queued;
+	r = take_message(ch, head, buf, size, ret_len);
+	if (r < 0) {
+		recv_end(ch, 0);
+		return r;
+	}
+	return recv_end(ch, 1);
 }
 
 int chan_send(struct chan *ch, const void *buf, size_t len)
@@ -423,8 +505,8 @@ int chan_try_recv(struct chan *ch, void *buf, size_t size, size_t *ret_len)
 	return recv_deadline(ch, buf, size, ret_len, &d);
 }
 
-int chan_recv_timeout(struct chan *ch, void *buf, size_t size,
-		      size_t *ret_len, uint64_t timeout_ns)
+int chan_recv_timeout(struct chan *ch, void *buf, size_t size, size_t *ret_len,
+		      uint64_t timeout_ns)
 {
 	struct chan_deadline d;
 
@@ -480,4 +562,209 @@ void chan_interrupt(struct chan *ch)
 	add_seq_cst(&seg->space_seq, 1);
 	chan__futex_wake(&seg->data_seq, INT_MAX);
 	chan__futex_wake(&seg->space_seq, INT_MAX);
+}
+
+static int send_batch_deadline(struct chan *ch, const struct iovec *msgs,
+			       size_t count, size_t *ret_sent,
+			       const struct chan_deadline *d)
+{
+	size_t sent = 0;
+	uint64_t tail = 0;
+	int64_t space;
+	int r = send_precheck(ch);
+
+	if (r < 0)
+		return r;
+	if (ret_sent == NULL || (msgs == NULL && count > 0))
+		return -EINVAL;
+	for (size_t i = 0; i < count; i++) {
+		if (msgs[i].iov_base == NULL && msgs[i].iov_len > 0)
+			return -EINVAL;
+		if (msgs[i].iov_len > ch->max_msg_size)
+			return -EMSGSIZE;
+	}
+
+	/* Commit as many as there is room for under each hold of the lock. */
+	while (sent < count) {
+		size_t batch;
+
+		space = send_begin(ch, d, &tail);
+		if (space < 0) {
+			r = (int)space;
+			break;
+		}
+		batch = count - sent < (uint64_t)space ? count - sent
+						       : (size_t)space;
+		for (size_t i = 0; i < batch; i++)
+			commit_message(ch, tail + i, msgs[sent + i].iov_base,
+				       msgs[sent + i].iov_len);
+		sent += batch;
+		r = send_end(ch, batch);
+		if (r < 0)
+			break;
+	}
+	*ret_sent = sent;
+	return r;
+}
+
+int chan_send_batch(struct chan *ch, const struct iovec *msgs, size_t count,
+		    size_t *ret_sent, uint64_t timeout_ns)
+{
+	struct chan_deadline d;
+
+	chan__deadline_init(&d, timeout_ns);
+	return send_batch_deadline(ch, msgs, count, ret_sent, &d);
+}
+
+int chan_recv_batch(struct chan *ch, void *buf, size_t size, size_t *lens,
+		    size_t max_msgs, size_t *ret_count, uint64_t timeout_ns)
+{
+	struct chan_deadline d;
+	uint64_t head = 0;
+	int64_t queued;
+	size_t count = 0, used = 0, len;
+	int r = recv_precheck(ch);
+
+	if (r < 0)
+		return r;
+	if (ret_count == NULL || lens == NULL || max_msgs == 0 ||
+	    (buf == NULL && size > 0))
+		return -EINVAL;
+
+	chan__deadline_init(&d, timeout_ns);
+	queued = recv_begin(ch, &d, &head);
+	if (queued < 0)
+		return (int)queued;
+
+	/* Take whole messages while they fit; the first must fit. */
+	while (count < max_msgs && (int64_t)count < queued) {
+		r = take_message(ch, head + count, (uint8_t *)buf + used,
+				 size - used, &len);
+		if (r < 0)
+			break;
+		lens[count++] = len;
+		used += len;
+	}
+	if (count > 0 || r == 0) {
+		*ret_count = count;
+		return recv_end(ch, count);
+	}
+	recv_end(ch, 0);
+	if (r == -EMSGSIZE)
+		lens[0] = len;
+	return r;
+}
+
+/*
+ * Zero-copy sending.  chan_send_reserve() returns with the send lock held
+ * and the slot at tail lent to the caller; chan_send_commit() publishes it
+ * exactly as commit_message() does.  A process killed in between holds
+ * the lock, so the next sender repairs the channel and the message, never
+ * published, is never seen.
+ */
+int chan_send_reserve(struct chan *ch, size_t len, void **ret_buf,
+		      uint64_t timeout_ns)
+{
+	struct chan_deadline d;
+	uint64_t tail = 0;
+	int64_t space;
+	int r = send_precheck(ch);
+
+	if (r < 0)
+		return r;
+	if (ret_buf == NULL)
+		return -EINVAL;
+	if (len > ch->max_msg_size)
+		return -EMSGSIZE;
+
+	chan__deadline_init(&d, timeout_ns);
+	space = send_begin(ch, &d, &tail);
+	if (space < 0)
+		return (int)space;
+	ch->reserved_len = len;
+	*ret_buf = (void *)(slot_at(ch, tail) + 1);
+	return 0;
+}
+
+int chan_send_commit(struct chan *ch, size_t len)
+{
+	struct chan_seg *seg;
+	uint64_t tail;
+
+	if (ch == NULL || ch->reserved_len == SIZE_MAX)
+		return -EINVAL;
+	if (len > ch->reserved_len) {
+		chan_send_abort(ch);
+		return -EMSGSIZE;
+	}
+	seg = ch->seg;
+	tail = load_relaxed(&seg->tail);
+	store_relaxed(&slot_at(ch, tail)->len, (uint32_t)len);
+	store_seq_cst(&seg->tail, tail + 1);
+	store_relaxed(&seg->bytes_sent, load_relaxed(&seg->bytes_sent) + len);
+	ch->reserved_len = SIZE_MAX;
+	return send_end(ch, 1);
+}
+
+void chan_send_abort(struct chan *ch)
+{
+	if (ch == NULL || ch->reserved_len == SIZE_MAX)
+		return;
+	ch->reserved_len = SIZE_MAX;
+	send_end(ch, 0);
+}
+
+/*
+ * Zero-copy receiving.  chan_recv_peek() returns with the receive lock
+ * held and a pointer into the slot at head; chan_recv_release() advances
+ * head past it.  A process killed in between leaves the message queued.
+ */
+int chan_recv_peek(struct chan *ch, const void **ret_buf, size_t *ret_len,
+		   uint64_t timeout_ns)
+{
+	struct chan_deadline d;
+	struct chan_slot *slot;
+	uint64_t head = 0;
+	int64_t queued;
+	uint32_t len;
+	int r = recv_precheck(ch);
+
+	if (r < 0)
+		return r;
+	if (ret_buf == NULL || ret_len == NULL)
+		return -EINVAL;
+
+	chan__deadline_init(&d, timeout_ns);
+	queued = recv_begin(ch, &d, &head);
+	if (queued < 0)
+		return (int)queued;
+	slot = slot_at(ch, head);
+	len = load_relaxed(&slot->len);
+	if (len > ch->max_msg_size) {
+		recv_end(ch, 0);
+		return -EBADMSG;
+	}
+	ch->peeking = true;
+	*ret_buf = slot + 1;
+	*ret_len = len;
+	return 0;
+}
+
+int chan_recv_release(struct chan *ch)
+{
+	struct chan_seg *seg;
+	uint64_t head;
+	uint32_t len;
+
+	if (ch == NULL || !ch->peeking)
+		return -EINVAL;
+	seg = ch->seg;
+	head = load_relaxed(&seg->head);
+	len = load_relaxed(&slot_at(ch, head)->len);
+	store_seq_cst(&seg->head, head + 1);
+	store_relaxed(&seg->bytes_received,
+		      load_relaxed(&seg->bytes_received) +
+			  (len <= ch->max_msg_size ? len : 0));
+	ch->peeking = false;
+	return recv_end(ch, 1);
 }

@@ -46,8 +46,8 @@ int chan_name_validate(const char *name)
 
 int chan__shm_path(const char *name, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "%s/" CHAN_SHM_PREFIX "%s",
-			 chan__shm_dir(), name);
+	int n = snprintf(buf, size, "%s/" CHAN_SHM_PREFIX "%s", chan__shm_dir(),
+			 name);
 
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
@@ -79,13 +79,13 @@ int chan__geometry(uint64_t capacity, uint64_t max_msg_size,
 void chan_params_init(struct chan_params *params)
 {
 	*params = (struct chan_params){
-		.capacity = CHAN_CAPACITY_DEFAULT,
-		.max_msg_size = CHAN_MSG_SIZE_DEFAULT,
-		.mode = CHAN_MODE_DEFAULT,
-		.flags = 0,
-		.roles = 0,
-		.owner = (uid_t)-1,
-		.group = (gid_t)-1,
+	    .capacity = CHAN_CAPACITY_DEFAULT,
+	    .max_msg_size = CHAN_MSG_SIZE_DEFAULT,
+	    .mode = CHAN_MODE_DEFAULT,
+	    .flags = 0,
+	    .roles = 0,
+	    .owner = (uid_t)-1,
+	    .group = (gid_t)-1,
 	};
 }
 
@@ -106,10 +106,11 @@ static struct chan *handle_new(const char *name, int fd, void *map,
 	ch->capacity = geometry->capacity;
 	ch->max_msg_size = geometry->max_msg_size;
 	ch->slot_size = geometry->slot_size;
-	ch->attachments = (struct chan_attachment *)((uint8_t *)map +
-						     CHAN_SEG_ATTACH_OFFSET);
+	ch->attachments =
+	    (struct chan_attachment *)((uint8_t *)map + CHAN_SEG_ATTACH_OFFSET);
 	ch->flags = geometry->flags & CHAN_TRACK_PEERS;
 	ch->attach_index = -1;
+	ch->reserved_len = SIZE_MAX;
 	ch->fd = fd;
 	strcpy(ch->name, name);
 	return ch;
@@ -235,7 +236,7 @@ int chan_open_owned(const char *name, uint32_t flags, uid_t owner,
 
 	/* O_NONBLOCK keeps a FIFO planted at the name from blocking open. */
 	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
-				O_NONBLOCK | O_CLOEXEC);
+			    O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return open_error(errno);
 
@@ -282,9 +283,9 @@ static int init_mutex(pthread_mutex_t *mutex)
 	return -r;
 }
 
-static int init_segment(struct chan_seg *seg, uint32_t flags,
-			uint64_t capacity, uint64_t max_msg_size,
-			uint64_t slot_size, uint64_t segment_size)
+static int init_segment(struct chan_seg *seg, uint32_t flags, uint64_t capacity,
+			uint64_t max_msg_size, uint64_t slot_size,
+			uint64_t segment_size)
 {
 	struct timespec now;
 	int r;
@@ -325,8 +326,8 @@ static int open_unnamed(const char *dir, char *tmp_path, size_t size)
 	for (int attempt = 0; attempt < 100; attempt++) {
 		snprintf(tmp_path, size, "%s/.chan-new-%d-%ld-%d", dir,
 			 (int)getpid(), (long)random(), attempt);
-		fd = open(tmp_path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
-			  0600);
+		fd =
+		    open(tmp_path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -377,9 +378,9 @@ static int set_owner(int fd, const char *path, const struct chan_params *p)
 	return r;
 }
 
-static int build_segment(int fd, const struct chan_params *p,
-			 uint64_t capacity, uint64_t max_msg_size,
-			 void **ret_map, struct chan_seg *ret_geometry)
+static int build_segment(int fd, const struct chan_params *p, uint64_t capacity,
+			 uint64_t max_msg_size, void **ret_map,
+			 struct chan_seg *ret_geometry)
 {
 	uint64_t slot_size, segment_size;
 	void *map;
@@ -401,8 +402,8 @@ static int build_segment(int fd, const struct chan_params *p,
 	if (r != 0)
 		return r == EFBIG ? -ENOSPC : -r;
 
-	map = mmap(NULL, segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		   0);
+	map =
+	    mmap(NULL, segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	r = init_segment(map, p->flags, capacity, max_msg_size, slot_size,
@@ -579,31 +580,30 @@ int chan_info(struct chan *ch, struct chan_info *ret)
 	head = load_acquire(&seg->head);
 	tail = load_acquire(&seg->tail);
 	info = (struct chan_info){
-		.capacity = ch->capacity,
-		.max_msg_size = ch->max_msg_size,
-		.segment_size = ch->map_size,
-		.depth = tail - head > ch->capacity ? ch->capacity
-						    : tail - head,
-		.msgs_sent = tail,
-		.bytes_sent = load_relaxed(&seg->bytes_sent),
-		.msgs_received = head,
-		.bytes_received = load_relaxed(&seg->bytes_received),
-		.send_waits = load_relaxed(&seg->send_waits),
-		.recv_waits = load_relaxed(&seg->recv_waits),
-		.recoveries = load_relaxed(&seg->recoveries),
-		.send_waiters = load_relaxed(&seg->send_waiters),
-		.recv_waiters = load_relaxed(&seg->recv_waiters),
-		.creator_pid = load_relaxed(&seg->creator_pid),
-		.created_sec = load_relaxed(&seg->created_sec),
-		.created_nsec = load_relaxed(&seg->created_nsec),
-		.mode = st.st_mode & 07777,
-		.owner = st.st_uid,
-		.group = st.st_gid,
-		.flags = ch->flags,
-		.attachments = attachments,
-		.senders = senders,
-		.receivers = receivers,
-		.closed = load_relaxed(&seg->closed) != 0,
+	    .capacity = ch->capacity,
+	    .max_msg_size = ch->max_msg_size,
+	    .segment_size = ch->map_size,
+	    .depth = tail - head > ch->capacity ? ch->capacity : tail - head,
+	    .msgs_sent = tail,
+	    .bytes_sent = load_relaxed(&seg->bytes_sent),
+	    .msgs_received = head,
+	    .bytes_received = load_relaxed(&seg->bytes_received),
+	    .send_waits = load_relaxed(&seg->send_waits),
+	    .recv_waits = load_relaxed(&seg->recv_waits),
+	    .recoveries = load_relaxed(&seg->recoveries),
+	    .send_waiters = load_relaxed(&seg->send_waiters),
+	    .recv_waiters = load_relaxed(&seg->recv_waiters),
+	    .creator_pid = load_relaxed(&seg->creator_pid),
+	    .created_sec = load_relaxed(&seg->created_sec),
+	    .created_nsec = load_relaxed(&seg->created_nsec),
+	    .mode = st.st_mode & 07777,
+	    .owner = st.st_uid,
+	    .group = st.st_gid,
+	    .flags = ch->flags,
+	    .attachments = attachments,
+	    .senders = senders,
+	    .receivers = receivers,
+	    .closed = load_relaxed(&seg->closed) != 0,
 	};
 	if (chan__guard_faulted(ch->guard))
 		return -EBADMSG;

@@ -63,19 +63,19 @@
 #include "sigbus.h"
 
 /* The bytes "CHANSEG1" read as a little-endian integer. */
-#define CHAN_SEG_MAGIC       UINT64_C(0x314745534e414843)
-#define CHAN_SEG_VERSION     1
-#define CHAN_SEG_HEADER_SIZE 8192
+#define CHAN_SEG_MAGIC	       UINT64_C(0x314745534e414843)
+#define CHAN_SEG_VERSION       1
+#define CHAN_SEG_HEADER_SIZE   8192
 #define CHAN_SEG_ATTACH_OFFSET 1024
 #define CHAN_SEG_ATTACH_MAX                                                    \
 	((CHAN_SEG_HEADER_SIZE - CHAN_SEG_ATTACH_OFFSET) /                     \
 	 sizeof(struct chan_attachment))
-#define CHAN_SEG_SLOT_ALIGN  64
-#define CHAN_CACHE_LINE      64
+#define CHAN_SEG_SLOT_ALIGN 64
+#define CHAN_CACHE_LINE	    64
 
 /* Pointer width and mutex size of the process that built the segment. */
 #define CHAN_SEG_ABI                                                           \
-	((uint32_t)(sizeof(void *) << 16 | sizeof(pthread_mutex_t) << 8 |     \
+	((uint32_t)(sizeof(void *) << 16 | sizeof(pthread_mutex_t) << 8 |      \
 		    sizeof(long)))
 
 struct chan_seg {
@@ -104,7 +104,7 @@ struct chan_seg {
 	uint32_t closed;
 	uint32_t peer_gen; /* bumped on every change of the attachments */
 	uint64_t recoveries;
-	uint32_t sender_seen;   /* a sender has attached at some time */
+	uint32_t sender_seen;	/* a sender has attached at some time */
 	uint32_t receiver_seen; /* a receiver has attached at some time */
 	uint8_t pad1[CHAN_CACHE_LINE - 24];
 
@@ -113,8 +113,8 @@ struct chan_seg {
 	uint64_t cached_head;
 	uint64_t bytes_sent;
 	uint64_t send_waits;
-	uint32_t data_seq;     /* receivers sleep on this futex word */
-	uint32_t recv_waiters; /* receivers that may sleep on data_seq */
+	uint32_t data_seq;	/* receivers sleep on this futex word */
+	uint32_t recv_waiters;	/* receivers that may sleep on data_seq */
 	uint32_t send_spinners; /* senders spinning before they sleep */
 	uint8_t pad2[CHAN_CACHE_LINE - 44];
 
@@ -123,8 +123,8 @@ struct chan_seg {
 	uint64_t cached_tail;
 	uint64_t bytes_received;
 	uint64_t recv_waits;
-	uint32_t space_seq;    /* senders sleep on this futex word */
-	uint32_t send_waiters; /* senders that may sleep on space_seq */
+	uint32_t space_seq;	/* senders sleep on this futex word */
+	uint32_t send_waiters;	/* senders that may sleep on space_seq */
 	uint32_t recv_spinners; /* receivers spinning before they sleep */
 	uint8_t pad3[CHAN_CACHE_LINE - 44];
 };
@@ -156,7 +156,7 @@ static_assert(sizeof(struct chan_seg) <= CHAN_SEG_ATTACH_OFFSET, "layout");
 struct chan_attachment {
 	uint32_t state; /* CHAN_ATTACH_FREE or CHAN_ATTACH_USED */
 	uint32_t roles; /* CHAN_SENDER, CHAN_RECEIVER */
-	int32_t pid;    /* for display only */
+	int32_t pid;	/* for display only */
 	uint32_t send_waiting;
 	uint32_t recv_waiting;
 	uint32_t reserved;
@@ -197,11 +197,13 @@ struct chan {
 	int attach_index; /* this handle's entry, or -1 */
 	pid_t attach_pid; /* the process that claimed it */
 	uint32_t roles;
-	uint32_t flags;   /* the segment's, as validated at attach */
-	bool read_only;   /* mapped without write access */
-	uint64_t peer_view; /* see chan__peers_gone() */
-	uint32_t interrupts; /* bumped by chan_interrupt() */
+	uint32_t flags;	      /* the segment's, as validated at attach */
+	bool read_only;	      /* mapped without write access */
+	uint64_t peer_view;   /* see chan__peers_gone() */
+	uint32_t interrupts;  /* bumped by chan_interrupt() */
 	int64_t next_reap_ns; /* when a sender next looks for dead peers */
+	size_t reserved_len;  /* chan_send_reserve()'s length, or SIZE_MAX */
+	bool peeking;	      /* between chan_recv_peek() and release */
 	char name[CHAN_NAME_MAX + 1];
 };
 

@@ -45,8 +45,8 @@ static int install_error;
 static struct chan_guard *find_guard(uintptr_t addr)
 {
 	for (size_t i = 0; i < GUARD_MAX; i++) {
-		uintptr_t start = __atomic_load_n(&guards[i].start,
-						  __ATOMIC_ACQUIRE);
+		uintptr_t start =
+		    __atomic_load_n(&guards[i].start, __ATOMIC_ACQUIRE);
 
 		if (start != 0 && addr >= start &&
 		    addr < __atomic_load_n(&guards[i].end, __ATOMIC_RELAXED))
@@ -94,7 +94,8 @@ static void handle_sigbus(int sig, siginfo_t *info, void *context)
 
 	page = (void *)(addr & ~(page_size - 1));
 	if (mmap(page, page_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		 0) == MAP_FAILED) {
 		chain_fault(sig, info, context);
 		errno = saved_errno;
 		return;

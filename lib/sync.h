@@ -10,9 +10,9 @@
 #include "segment.h"
 
 /* Shorthands for the atomics on shared fields. */
-#define load_relaxed(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
-#define load_acquire(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define load_seq_cst(p)     __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define load_relaxed(p)	    __atomic_load_n((p), __ATOMIC_RELAXED)
+#define load_acquire(p)	    __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define load_seq_cst(p)	    __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define add_relaxed(p, v)   __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
