@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Processes killed at the library's fault points.  After any death at any
- * point the channel keeps working, each death inside the lock
- * is counted as one recovery, torn messages never appear and committed
- * ones appear exactly once.
+ * point the channel keeps working and each death inside a lock is counted
+ * as one recovery.  Torn messages never appear, and committed ones appear
+ * exactly once.
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -47,7 +47,7 @@ enum inflight {
 struct fault_case {
 	const char *point;
 	bool victim_sends;   /* else the victim receives */
-	uint64_t recoveries; /* per death: 1 if the lock is held there */
+	uint64_t recoveries; /* per death: 1 if a lock is held there */
 	enum inflight inflight;
 	bool must_die;	/* the point is reached once per message */
 	bool hog;	/* a peer holds the lock, so lock-wait is hit */
@@ -277,7 +277,7 @@ struct run_result {
 /*
  * Check the delivered set against the committed one: no corruption, no
  * duplicate, every logged commit delivered, and at most the one message
- * in flight at the death differing, as the fault case says.
+ * in flight at the death differing, as the fault case specifies.
  */
 static void check_delivery(const struct fault_case *fc, unsigned nth,
 			   struct run_result *res, const uint64_t *all_recs,
@@ -540,7 +540,7 @@ START_TEST(fault_point_matrix)
 }
 END_TEST
 
-/* A receive blocked behind a dead owner's lock, counted once. */
+/* Send one message, waiting up to 5 s for space. */
 static int send_one(void *arg)
 {
 	const char *name = arg;

@@ -109,7 +109,7 @@ static bool killed_waiter_round(unsigned round)
 	crash_sleep_us(round * 7919 % 4000);
 	ck_assert_int_eq(chan_info(ch, &info), 0);
 	kill(r1, SIGKILL);
-	ck_assert_int_ne(crash_wait(r1, 5000), CRASH_HUNG);
+	ck_assert_int_ge(crash_wait(r1, 5000), 0);
 	r1 = crash_spawn(receive_until_closed, &args, NULL);
 	r3 = crash_spawn(receive_until_closed, &args, NULL);
 	close(log[1]);
@@ -392,9 +392,13 @@ static size_t torture_read_logs(const struct torture *t, bool sends,
 /* Check each receiver took each sender's messages in increasing order. */
 static void torture_check_order(const struct torture *t)
 {
+	uint64_t *last = calloc(t->next_id, sizeof(*last));
+	bool *seen = calloc(t->next_id, sizeof(*seen));
+
+	ck_assert_ptr_nonnull(last);
+	ck_assert_ptr_nonnull(seen);
 	for (unsigned id = 1; id < t->next_id; id++) {
-		uint64_t *recs, last[64] = {0};
-		bool seen[64] = {false};
+		uint64_t *recs;
 		size_t n;
 		int fd = open_log(t, false, id, O_RDONLY);
 
@@ -402,27 +406,31 @@ static void torture_check_order(const struct torture *t)
 			continue;
 		n = crash_read_log(fd, &recs);
 		close(fd);
+		memset(seen, 0, t->next_id * sizeof(*seen));
 		for (size_t i = 0; i < n; i++) {
-			uint32_t w = CRASH_REC_WRITER(recs[i]) % 64;
+			uint32_t w = CRASH_REC_WRITER(recs[i]);
 			uint64_t seq = CRASH_REC_SEQ(recs[i]);
 
+			if (w >= t->next_id)
+				continue; /* the check message */
 			ck_assert_msg(!seen[w] || seq > last[w],
 				      "receiver %u took writer %u's %llu "
 				      "after %llu",
-				      id, CRASH_REC_WRITER(recs[i]),
-				      (unsigned long long)seq,
+				      id, w, (unsigned long long)seq,
 				      (unsigned long long)last[w]);
 			seen[w] = true;
 			last[w] = seq;
 		}
 		free(recs);
 	}
+	free(last);
+	free(seen);
 }
 
 /*
  * Compare delivered with committed.  A sender killed between commit and
- * log leaves one delivered message unlogged, its next sequence number; a
- * receiver killed between take and log loses at most one.
+ * log leaves one delivered message unlogged, its next sequence number.  A
+ * receiver killed between take and log loses at most one message.
  */
 static void torture_verify(const struct torture *t)
 {

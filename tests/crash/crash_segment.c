@@ -192,7 +192,7 @@ START_TEST(segment_racing_creators)
 
 		if (crash_exited_ok(status))
 			created++;
-		else if (status != CRASH_HUNG && WIFEXITED(status) &&
+		else if (status >= 0 && WIFEXITED(status) &&
 			 WEXITSTATUS(status) == EXIT_EXISTS)
 			existed++;
 		else
@@ -279,7 +279,7 @@ static int open_and_send(void *arg)
 
 /*
  * A creator stopped at a random moment of chan_create while another
- * process opens the name: the opener sees no channel or a complete one,
+ * process opens the name: the opener finds no channel or a complete one,
  * and the segment that ends up named is the one the opener used.
  */
 START_TEST(segment_stopped_creator)
@@ -315,12 +315,12 @@ START_TEST(segment_stopped_creator)
 			status = crash_wait(creator, 10000);
 		}
 		ck_assert_msg(crash_exited_ok(status) ||
-				  (status != CRASH_HUNG && WIFEXITED(status) &&
+				  (status >= 0 && WIFEXITED(status) &&
 				   WEXITSTATUS(status) == EXIT_EXISTS),
 			      "round %u: creator %s", round,
 			      crash_status_str(status, text, sizeof(text)));
 
-		/* The named segment is complete and holds what was sent. */
+		/* The named segment is complete and contains what was sent. */
 		ck_assert_int_eq(chan_attach(name, &ch), 0);
 		if (opened)
 			expect_writers(ch, round, 1);
@@ -355,7 +355,7 @@ START_TEST(segment_killed_creator)
 		creator = crash_spawn(create_big, name, NULL);
 		crash_sleep_us(round * 37 % 800);
 		kill(creator, SIGKILL);
-		ck_assert_int_ne(crash_wait(creator, 10000), CRASH_HUNG);
+		ck_assert_int_ge(crash_wait(creator, 10000), 0);
 
 		entries = dir_entries(name, &found);
 		ck_assert_uint_eq(entries, found ? 1 : 0);
@@ -436,7 +436,7 @@ struct late_sender {
 	int go_fd;
 };
 
-/* Attach, report it, wait for the go, then send and receive. */
+/* Attach, stop until SIGCONT, then send, receive and send again. */
 static int send_after_go(void *arg)
 {
 	const struct late_sender *a = arg;
@@ -718,8 +718,8 @@ static void check_hostile(enum hostile_kind kind)
 	make_hostile(kind, path, name);
 
 	status = crash_wait(crash_spawn(attach_result, name, NULL), 10000);
-	ck_assert_msg(status != CRASH_HUNG && WIFEXITED(status),
-		      "%s: attach %s", hostile_cases[kind].what,
+	ck_assert_msg(status >= 0 && WIFEXITED(status), "%s: attach %s",
+		      hostile_cases[kind].what,
 		      crash_status_str(status, text, sizeof(text)));
 	ck_assert_msg(WEXITSTATUS(status) != 250,
 		      "%s: attached, but cannot send and receive",
@@ -995,7 +995,7 @@ START_TEST(segment_truncated_live)
 	status = crash_wait(victim, 10000);
 	chan_detach(ch);
 	chan_remove(name);
-	ck_assert_msg(!(status != CRASH_HUNG && WIFSIGNALED(status)),
+	ck_assert_msg(!(status >= 0 && WIFSIGNALED(status)),
 		      "attached process %s after the file was truncated",
 		      crash_status_str(status, text, sizeof(text)));
 	ck_assert_msg(crash_exited_ok(status), "attached process %s",

@@ -103,7 +103,7 @@ int crash_wait(pid_t pid, int timeout_ms)
 		if (r == pid)
 			return status;
 		if (r < 0 && errno != EINTR)
-			return CRASH_HUNG;
+			return CRASH_WAIT_FAILED;
 		if (crash_now_ns() > deadline)
 			break;
 		crash_sleep_us(1000);
@@ -117,6 +117,9 @@ const char *crash_status_str(int status, char *buf, size_t size)
 {
 	if (status == CRASH_HUNG)
 		snprintf(buf, size, "hung and was killed");
+	else if (status == CRASH_WAIT_FAILED)
+		snprintf(buf, size, "could not be waited for: %s",
+			 strerror(errno));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) >= CRASH_EXIT_ERRNO)
 		snprintf(
 		    buf, size, "exited with %d: a call returned %s",
@@ -134,14 +137,12 @@ const char *crash_status_str(int status, char *buf, size_t size)
 
 bool crash_killed_by(int status, int sig)
 {
-	return status != CRASH_HUNG && WIFSIGNALED(status) &&
-	       WTERMSIG(status) == sig;
+	return status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == sig;
 }
 
 bool crash_exited_ok(int status)
 {
-	return status != CRASH_HUNG && WIFEXITED(status) &&
-	       WEXITSTATUS(status) == 0;
+	return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /* xorshift64*, seeded from the message identity. */

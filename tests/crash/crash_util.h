@@ -15,8 +15,12 @@
 #include "chan.h"
 #include "segment.h"
 
-/* crash_wait() result for a child that outlived its deadline. */
-#define CRASH_HUNG (-1)
+/*
+ * crash_wait() results for a child that outlived its deadline, and for a
+ * waitpid(2) failure, with the cause in errno.
+ */
+#define CRASH_HUNG	  (-1)
+#define CRASH_WAIT_FAILED (-2)
 
 /*
  * Children exit with CRASH_EXIT_ERRNO + errno when a chan call fails
@@ -69,8 +73,9 @@ void crash_sleep_us(unsigned us);
 pid_t crash_spawn(int (*fn)(void *), void *arg, const char *fault);
 
 /*
- * Reap pid, waiting at most timeout_ms.  Returns its wait status, or
- * CRASH_HUNG after killing and reaping a child that did not end in time.
+ * Reap pid, waiting at most timeout_ms.  Returns its wait status,
+ * CRASH_HUNG after killing and reaping a child that did not end in time,
+ * or CRASH_WAIT_FAILED.
  */
 int crash_wait(pid_t pid, int timeout_ms);
 
@@ -111,9 +116,8 @@ void crash_seg_unmap(struct chan_seg *seg, size_t size);
 
 /*
  * Store the segment's robust mutexes in out (room for two) and return how
- * many there are; the first is the one every sender takes, the second
- * the one every receiver takes.  The one place
- * that knows the mutex fields of struct chan_seg.
+ * many there are.  Senders take the first and receivers the second.  This
+ * is the one place that knows the mutex fields of struct chan_seg.
  */
 size_t crash_seg_mutexes(struct chan_seg *seg, pthread_mutex_t **out);
 
