@@ -102,6 +102,40 @@ static void cpu_relax(void)
 #endif
 }
 
+/*
+ * Wait for a mutex until a point on CLOCK_MONOTONIC.  This takes
+ * pthread_mutex_timedlock in steps of at most LOCK_STEP_NS of wall-clock
+ * time, because pthread_mutex_clocklock is not known to the thread
+ * sanitizer of clang 14, which then reports every unlock as wrong; a jump
+ * of the wall clock can stretch a step, never the whole wait.
+ */
+#define LOCK_STEP_NS (100 * 1000 * 1000LL)
+
+static int lock_until(pthread_mutex_t *mutex, const struct timespec *until)
+{
+	struct timespec now, step;
+	int64_t remaining;
+	int r;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!timespec_before(&now, until)) {
+			r = pthread_mutex_trylock(mutex);
+			return r == EBUSY ? ETIMEDOUT : r;
+		}
+		remaining =
+		    (int64_t)(until->tv_sec - now.tv_sec) * NSEC_PER_SEC +
+		    (until->tv_nsec - now.tv_nsec);
+		if (remaining > LOCK_STEP_NS)
+			remaining = LOCK_STEP_NS;
+		clock_gettime(CLOCK_REALTIME, &step);
+		timespec_add_ns(&step, (uint64_t)remaining);
+		r = pthread_mutex_timedlock(mutex, &step);
+		if (r != ETIMEDOUT)
+			return r;
+	}
+}
+
 static pthread_mutex_t *side_mutex(struct chan *ch, enum chan_side side)
 {
 	return side == CHAN_SIDE_SEND ? &ch->seg->send_lock.mutex
@@ -166,8 +200,7 @@ int chan__lock(struct chan *ch, enum chan_side side,
 			until = &d->at;
 			if (d->immediate || timespec_before(&d->at, &grace))
 				until = &grace;
-			r = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC,
-						    until);
+			r = lock_until(mutex, until);
 		}
 	}
 
