@@ -87,10 +87,11 @@ int exit_status_of(int err);
 int check_name(const char *name);
 
 /*
- * Attach to a channel; on failure, report it with the fix and return the
- * exit status.
+ * Attach to a channel with the chan_open() flags given (the roles, or
+ * CHAN_READ_ONLY); on failure, report it with the fix and return the exit
+ * status.
  */
-int attach_channel(const char *name, struct chan **ret);
+int attach_channel(const char *name, uint32_t flags, struct chan **ret);
 
 /* The path of the segment of a channel, for messages.  Free the result. */
 char *segment_path(const char *name);
@@ -116,12 +117,37 @@ char *user_name(uid_t uid);
 char *group_name(gid_t gid);
 
 /*
- * SIGINT and SIGTERM set caught_signal.  The handlers are installed
- * without SA_RESTART, so that a blocked read(2), write(2) or libchan call
- * returns EINTR once they have run.
+ * SIGINT and SIGTERM set caught_signal and call chan_interrupt() on ch,
+ * unless ch is NULL, so that a send or receive waiting on ch returns
+ * -EINTR, and then repeat the interrupt every 10 ms (with SIGRTMIN) until
+ * stop_interrupting().  The handlers are installed without SA_RESTART, so
+ * that a blocked read(2), write(2) or poll(2) returns EINTR once they have
+ * run.  Call stop_interrupting() before detaching ch.
  */
 extern volatile sig_atomic_t caught_signal;
-void install_signal_handlers(void);
+void install_signal_handlers(struct chan *ch);
+void stop_interrupting(void);
+
+/*
+ * The channels that the bus daemon chanbusd manages now, read from its
+ * state file (CHAN_BUS_STATE, or /run/chan-bus/channels).  A missing file
+ * means that no bus runs, so known is true and the list empty.  known is
+ * false after a failure to read the file, which bus_state_load() logs.
+ */
+struct bus_state {
+	bool known;
+	char **names; /* sorted with strcmp() */
+	size_t count;
+};
+
+void bus_state_load(struct bus_state *state);
+void bus_state_free(struct bus_state *state);
+
+/* Tell whether the bus manages the channel; only when state->known. */
+bool bus_state_has(const struct bus_state *state, const char *name);
+
+/* Format a time as ISO 8601 in UTC, to the nanosecond ("...T...Z"). */
+void format_time(char *buf, size_t size, int64_t sec, int64_t nsec);
 
 /*
  * Write all of buf to fd, retrying after short writes and EINTR.  Returns

@@ -118,15 +118,17 @@ char *segment_path(const char *name)
 	return path;
 }
 
-int attach_channel(const char *name, struct chan **ret)
+int attach_channel(const char *name, uint32_t flags, struct chan **ret)
 {
+	const char *access =
+	    flags & CHAN_READ_ONLY ? "read access" : "read and write access";
 	char *path;
 	int r;
 
 	r = check_name(name);
 	if (r != 0)
 		return r;
-	r = chan_attach(name, ret);
+	r = chan_open(name, flags, ret);
 	if (r == 0)
 		return 0;
 
@@ -138,10 +140,9 @@ int attach_channel(const char *name, struct chan **ret)
 			  name, name);
 		break;
 	case -EACCES:
-		log_error(
-		    "failed to attach to channel \"%s\": %s; ask the owner "
-		    "of %s for read and write access",
-		    name, chan_strerror(r), path ? path : name);
+		log_error("failed to attach to channel \"%s\": %s; ask the "
+			  "owner of %s for %s",
+			  name, chan_strerror(r), path ? path : name, access);
 		break;
 	case -EBADMSG:
 	case -EPROTONOSUPPORT:
@@ -149,6 +150,12 @@ int attach_channel(const char *name, struct chan **ret)
 		    "failed to attach to channel \"%s\": %s; if no process "
 		    "uses it, remove it with 'chanctl rm %s'",
 		    name, chan_strerror(r), name);
+		break;
+	case -EUSERS:
+		log_error("failed to attach to channel \"%s\": %d handles "
+			  "are attached already, the maximum; stop some of "
+			  "its processes, or see them with 'chanctl info %s'",
+			  name, CHAN_ATTACH_MAX, name);
 		break;
 	default:
 		log_error("failed to attach to channel \"%s\": %s", name,

@@ -32,7 +32,10 @@ static const struct verb verbs[] = {
 "      --group GROUP    group of the segment, a name or a group id\n"
 "                       (default: the caller's group)\n"
 "      --exist-ok       attach to an existing channel of the same capacity\n"
-"                       and message size instead of failing\n",
+"                       and message size instead of failing\n"
+"      --track-peers    end the channel when a side is gone: receivers\n"
+"                       stop once every sender has exited, and sends fail\n"
+"                       once every receiver has exited\n",
 		.min_operands = 1,
 		.max_operands = 1,
 		.run = verb_create,
@@ -40,7 +43,7 @@ static const struct verb verbs[] = {
 	{
 		.name = "ls",
 		.synopsis = "[OPTIONS]",
-		.summary = "List channels",
+		.summary = "List channels, and which ones the bus manages",
 		.options =
 "      --json           print JSON instead of a table\n"
 "      --no-legend      omit the header line\n",
@@ -51,7 +54,8 @@ static const struct verb verbs[] = {
 	{
 		.name = "info",
 		.synopsis = "[OPTIONS] NAME",
-		.summary = "Show the geometry, state and counters of a channel",
+		.summary = "Show the geometry, state, counters and peers of a "
+			   "channel",
 		.options =
 "      --json           print JSON instead of a table\n"
 "      --no-legend      omit the header line\n",
@@ -122,9 +126,13 @@ static const char exit_status_help[] =
     "  2    usage error\n"
     "  3    channel not found\n"
     "  4    timed out, or the channel is full (send --nonblock)\n"
-    "  5    channel closed (send)\n"
+    "  5    channel closed, or every receiver gone (send)\n"
     "  6    channel exists (create)\n"
-    "  130  interrupted by SIGINT; 143 by SIGTERM (128 + signal)\n";
+    "  130  interrupted by SIGINT; 143 by SIGTERM (128 + signal)\n"
+    "\nEnvironment:\n"
+    "  CHAN_SHM_DIR    directory of the segments (default /dev/shm)\n"
+    "  CHAN_BUS_STATE  state file of chanbusd (default "
+    "/run/chan-bus/channels)\n";
 
 void verb_help(const struct verb *verb)
 {

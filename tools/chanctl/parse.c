@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chanctl.h"
 
@@ -235,4 +236,18 @@ char *group_name(gid_t gid)
 	if (asprintf(&name, "%u", (unsigned)gid) < 0)
 		return NULL;
 	return name;
+}
+
+void format_time(char *buf, size_t size, int64_t sec, int64_t nsec)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char date[32];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, size, "@%" PRId64, sec);
+		return;
+	}
+	snprintf(buf, size, "%s.%09" PRId64 "Z", date, nsec);
 }

@@ -83,10 +83,9 @@ static int parse_recv_options(const struct verb *verb, int argc, char **argv,
 }
 
 /*
- * NOTE: a signal whose handler runs after the last check of caught_signal
- * but before libchan's futex wait starts is not seen: chan_recv() keeps
- * waiting until a message or a close arrives.  libchan has no call that
- * waits for a message and a signal at once; a second signal stops it.
+ * A signal stops a wait through chan_interrupt() in the handler, even in
+ * the instant before the wait starts.  signals.c covers the instant
+ * before the call starts.
  */
 static int receive(struct chan *ch, const struct recv_options *opts, char *buf,
 		   size_t size, size_t *len)
@@ -178,7 +177,7 @@ int verb_recv(const struct verb *verb, int argc, char **argv)
 	if (r >= 0)
 		return r;
 	name = argv[optind];
-	r = attach_channel(name, &ch);
+	r = attach_channel(name, CHAN_RECEIVER, &ch);
 	if (r != 0)
 		return r;
 
@@ -189,8 +188,9 @@ int verb_recv(const struct verb *verb, int argc, char **argv)
 		chan_detach(ch);
 		return CHANCTL_EXIT_FAILURE;
 	}
-	install_signal_handlers();
+	install_signal_handlers(ch);
 	r = receive_loop(ch, name, &opts, buf, size);
+	stop_interrupting();
 	free(buf);
 	chan_detach(ch);
 	return r;

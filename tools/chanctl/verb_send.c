@@ -62,6 +62,28 @@ static const char *messages_were(uint64_t count)
 	return count == 1 ? "message was" : "messages were";
 }
 
+/*
+ * Report -EPIPE: the channel is closed, or it tracks peers and every
+ * receiver is gone.  A receiver that attaches again makes it usable.
+ */
+static void report_end_of_channel(const struct sender *s)
+{
+	struct chan_info info;
+
+	if (chan_info(s->ch, &info) == 0 && !info.closed &&
+	    (info.flags & CHAN_TRACK_PEERS)) {
+		log_error("every receiver of channel \"%s\" is gone, and it "
+			  "tracks peers, so it takes no more messages; "
+			  "%" PRIu64 " %s sent before that; start a receiver "
+			  "with 'chanctl recv %s' and send again",
+			  s->name, s->sent, messages_were(s->sent), s->name);
+		return;
+	}
+	log_error("channel \"%s\" is closed, so it takes no more messages; "
+		  "%" PRIu64 " %s sent before that",
+		  s->name, s->sent, messages_were(s->sent));
+}
+
 /* Report a failed send, once, and return the exit status. */
 static int report_send_error(const struct sender *s, int err)
 {
@@ -69,9 +91,7 @@ static int report_send_error(const struct sender *s, int err)
 	case -EINTR:
 		return CHANCTL_EXIT_SIGNAL_BASE + caught_signal;
 	case -EPIPE:
-		log_error("channel \"%s\" is closed, so it takes no more "
-			  "messages; %" PRIu64 " %s sent before that",
-			  s->name, s->sent, messages_were(s->sent));
+		report_end_of_channel(s);
 		break;
 	case -EAGAIN:
 		log_error("channel \"%s\" is full; %" PRIu64 " %s sent; "
@@ -295,11 +315,11 @@ int verb_send(const struct verb *verb, int argc, char **argv)
 					 "input, not to MESSAGE arguments");
 
 	s.name = argv[optind];
-	r = attach_channel(s.name, &s.ch);
+	r = attach_channel(s.name, CHAN_SENDER, &s.ch);
 	if (r != 0)
 		return r;
 	s.max_msg_size = chan_max_msg_size(s.ch);
-	install_signal_handlers();
+	install_signal_handlers(s.ch);
 
 	if (operands > 1)
 		status = send_arguments(&s, operands - 1, argv + optind + 1);
@@ -318,6 +338,7 @@ int verb_send(const struct verb *verb, int argc, char **argv)
 			status = exit_status_of(r);
 		}
 	}
+	stop_interrupting();
 	chan_detach(s.ch);
 	return status;
 }

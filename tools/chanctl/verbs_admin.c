@@ -16,6 +16,7 @@ enum {
 	OPT_OWNER,
 	OPT_GROUP,
 	OPT_EXIST_OK,
+	OPT_TRACK_PEERS,
 };
 
 /* Explain why an existing channel cannot be used with --exist-ok. */
@@ -25,7 +26,8 @@ static void log_geometry_mismatch(const char *name,
 	struct chan_info info;
 	struct chan *ch = NULL;
 
-	if (chan_attach(name, &ch) < 0 || chan_info(ch, &info) < 0) {
+	if (chan_open(name, CHAN_READ_ONLY, &ch) < 0 ||
+	    chan_info(ch, &info) < 0) {
 		chan_detach(ch);
 		log_error("channel \"%s\" exists with another capacity or "
 			  "maximum message size; remove it with "
@@ -95,6 +97,9 @@ static int parse_create_option(int c, struct chan_params *params)
 	case OPT_EXIST_OK:
 		params->flags |= CHAN_EXIST_OK;
 		return 0;
+	case OPT_TRACK_PEERS:
+		params->flags |= CHAN_TRACK_PEERS;
+		return 0;
 	default:
 		return -1;
 	}
@@ -109,6 +114,7 @@ int verb_create(const struct verb *verb, int argc, char **argv)
 	    {"owner", required_argument, NULL, OPT_OWNER},
 	    {"group", required_argument, NULL, OPT_GROUP},
 	    {"exist-ok", no_argument, NULL, OPT_EXIST_OK},
+	    {"track-peers", no_argument, NULL, OPT_TRACK_PEERS},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -165,7 +171,7 @@ int verb_close(const struct verb *verb, int argc, char **argv)
 	if (r != 0)
 		return r;
 
-	r = attach_channel(argv[optind], &ch);
+	r = attach_channel(argv[optind], 0, &ch);
 	if (r != 0)
 		return r;
 	r = chan_close(ch);
