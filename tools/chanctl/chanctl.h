@@ -48,6 +48,7 @@ int verb_send(const struct verb *verb, int argc, char **argv);
 int verb_recv(const struct verb *verb, int argc, char **argv);
 int verb_close(const struct verb *verb, int argc, char **argv);
 int verb_rm(const struct verb *verb, int argc, char **argv);
+int verb_watch(const struct verb *verb, int argc, char **argv);
 
 /* Print the help of one verb to standard output. */
 void verb_help(const struct verb *verb);

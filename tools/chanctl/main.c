@@ -96,6 +96,20 @@ static const struct verb verbs[] = {
 		.run = verb_recv,
 	},
 	{
+		.name = "watch",
+		.synopsis = "[OPTIONS] [NAME...]",
+		.summary = "Show the depth and rates of channels, refreshed live",
+		.options =
+"      --interval SECONDS\n"
+"                       refresh every SECONDS, such as 0.5 (default 1)\n"
+"  -n, --count COUNT    stop after COUNT refreshes\n"
+"      --json           print one JSON object per refresh, one per line\n"
+"      --no-legend      omit the header lines\n",
+		.min_operands = 0,
+		.max_operands = UINT_MAX,
+		.run = verb_watch,
+	},
+	{
 		.name = "close",
 		.synopsis = "NAME",
 		.summary = "Close a channel: sends fail, receivers drain it",
