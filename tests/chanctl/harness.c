@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,13 +71,69 @@ int wait_status(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
-/* In the child: connect the pipes and run argv, or exit 127. */
+int wait_status_timeout(pid_t pid, int timeout_ms)
+{
+	const struct timespec pause = {.tv_nsec = 5 * 1000 * 1000};
+	int status;
+
+	for (int waited = 0; waited < timeout_ms; waited += 5) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r < 0 && errno != EINTR)
+			die("waitpid");
+		if (r == pid)
+			return WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+						   : WEXITSTATUS(status);
+		nanosleep(&pause, NULL);
+	}
+	kill(pid, SIGKILL);
+	wait_status(pid);
+	return -1;
+}
+
+/*
+ * Fork with SIGINT and SIGTERM blocked until exec_child() has reset them,
+ * because a signal meant for chanctl that reached the child earlier would
+ * run the handler of Check, which kills the whole process group.
+ */
+static pid_t fork_child(void)
+{
+	sigset_t blocked, saved;
+	pid_t pid;
+
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGTERM);
+	sigprocmask(SIG_BLOCK, &blocked, &saved);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+	return pid;
+}
+
+/*
+ * In the child: connect the pipes and run argv, or exit 127.  The signals
+ * that chanctl handles start with their default action and unblocked,
+ * whatever the test runner inherited: a shell starts background jobs with
+ * SIGINT ignored.  The child dies with the test that started it, so that a
+ * failed assertion leaves no daemon or blocked receiver behind.
+ */
 static void exec_child(const char *const argv[], int in, int out, int err)
 {
+	sigset_t none;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+
 	dup2(in, STDIN_FILENO);
 	dup2(out, STDOUT_FILENO);
 	dup2(err, STDERR_FILENO);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	alarm(CHILD_TIMEOUT_SEC);
 	execvp(argv[0], (char *const *)argv);
 	_exit(127);
@@ -94,9 +151,7 @@ void run_argv(struct result *res, const void *input, size_t input_len,
 	if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
 	    pipe2(err_pipe, O_CLOEXEC) < 0)
 		die("pipe2");
-	pid = fork();
-	if (pid < 0)
-		die("fork");
+	pid = fork_child();
 	if (pid == 0)
 		exec_child(argv, in_pipe[0], out_pipe[1], err_pipe[1]);
 	close(in_pipe[0]);
@@ -160,13 +215,55 @@ pid_t spawn_argv(const char *const argv[])
 
 	if (null_fd < 0)
 		die("open /dev/null");
-	pid = fork();
-	if (pid < 0)
-		die("fork");
+	pid = fork_child();
 	if (pid == 0)
 		exec_child(argv, null_fd, null_fd, STDERR_FILENO);
 	close(null_fd);
 	return pid;
+}
+
+pid_t spawn_piped(const char *const argv[], int *in_fd, int *out_fd, bool group)
+{
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
+	pid_t pid;
+
+	if (null_fd < 0)
+		die("open /dev/null");
+	if ((in_fd != NULL && pipe2(in_pipe, O_CLOEXEC) < 0) ||
+	    (out_fd != NULL && pipe2(out_pipe, O_CLOEXEC) < 0))
+		die("pipe2");
+	pid = fork_child();
+	if (pid == 0) {
+		if (group)
+			setpgid(0, 0);
+		exec_child(argv, in_fd ? in_pipe[0] : null_fd,
+			   out_fd ? out_pipe[1] : null_fd, STDERR_FILENO);
+	}
+	/* Also in the parent, so that kill(-pid, ...) works at once. */
+	if (group)
+		setpgid(pid, pid);
+	close(null_fd);
+	if (in_fd != NULL) {
+		close(in_pipe[0]);
+		*in_fd = in_pipe[1];
+	}
+	if (out_fd != NULL) {
+		close(out_pipe[1]);
+		*out_fd = out_pipe[0];
+	}
+	return pid;
+}
+
+char *read_all(int fd)
+{
+	struct buffer b = {0};
+	bool open = true;
+	size_t len;
+
+	while (open)
+		buffer_read(&b, fd, &open);
+	return buffer_finish(&b, &len);
 }
 
 const char *name_prefix(void)

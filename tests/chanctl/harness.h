@@ -3,6 +3,7 @@
 #ifndef CHANCTL_HARNESS_H
 #define CHANCTL_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -41,8 +42,27 @@ static inline size_t input_length(const char *input)
 /* Start argv in the background with standard output on /dev/null. */
 pid_t spawn_argv(const char *const argv[]);
 
+/*
+ * Start argv in the background.  With in_fd, its standard input is a pipe
+ * whose write end is stored in *in_fd.  With out_fd, its standard output
+ * is a pipe whose read end is stored in *out_fd.  Each is /dev/null
+ * otherwise.  With group, the child leads a process group of its own, so
+ * that kill(-pid, ...) reaches the whole pipeline it starts.
+ */
+pid_t spawn_piped(const char *const argv[], int *in_fd, int *out_fd,
+		  bool group);
+
 /* Wait for a child and return its exit status, or 128 + signal. */
 int wait_status(pid_t pid);
+
+/*
+ * Like wait_status(), but give up after timeout_ms: then kill the child
+ * with SIGKILL, reap it and return -1.
+ */
+int wait_status_timeout(pid_t pid, int timeout_ms);
+
+/* Read fd to its end into a NUL-terminated string; free it. */
+char *read_all(int fd);
 
 /*
  * The segment name prefix of this test run, such as "ctltest-1234-", and

@@ -4,7 +4,8 @@
  * segments in /dev/shm.  Every channel name starts with name_prefix(),
  * and each test case removes the segments of that prefix at its end.
  *
- * Usage: test_chanctl [SUITE], with SUITE one of cli, show, io, pipe.
+ * Usage: test_chanctl [SUITE], with SUITE one of cli, show, io, pipe,
+ * watch.
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -62,8 +64,8 @@ static void teardown_segments(void)
 
 START_TEST(cli_help_lists_verbs)
 {
-	static const char *const verbs[] = {"create", "ls",    "info", "send",
-					    "recv",   "close", "rm"};
+	static const char *const verbs[] = {"create", "ls",    "info",	"send",
+					    "recv",   "watch", "close", "rm"};
 	struct result res;
 
 	CHANCTL(&res, NULL, "--help");
@@ -109,8 +111,8 @@ START_TEST(cli_unknown_verb)
 		snprintf(expected, sizeof(expected), "unknown verb \"%s\"",
 			 bad[i]);
 		ck_assert_failed_with(&res, 2, expected);
-		ck_assert_ptr_nonnull(
-		    strstr(res.err, "create, ls, info, send, recv, close, rm"));
+		ck_assert_ptr_nonnull(strstr(
+		    res.err, "create, ls, info, send, recv, watch, close, rm"));
 		result_free(&res);
 	}
 
@@ -447,6 +449,60 @@ START_TEST(env_shm_dir)
 }
 END_TEST
 
+START_TEST(watch_invalid_options)
+{
+	static const struct {
+		const char *option, *value, *reason;
+	} cases[] = {
+	    {"--interval", "0", "expected a positive number of seconds"},
+	    {"--interval", "0.0", "expected a positive number of seconds"},
+	    {"--interval", "-1", "expected seconds"},
+	    {"--interval", "1s", "expected seconds"},
+	    {"--count", "0", "expected a positive integer"},
+	    {"--count", "x", "expected a positive integer"},
+	};
+	struct result res;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char expected[128];
+
+		CHANCTL(&res, NULL, "watch", cases[i].option, cases[i].value);
+		snprintf(expected, sizeof(expected), "invalid %s \"%s\": %s",
+			 cases[i].option, cases[i].value, cases[i].reason);
+		ck_assert_failed_with(&res, 2, expected);
+		result_free(&res);
+	}
+
+	CHANCTL(&res, NULL, "watch", "-n", "1", "bad/name");
+	ck_assert_failed_with(&res, 2, "invalid channel name \"bad/name\"");
+	result_free(&res);
+}
+END_TEST
+
+START_TEST(create_track_peers)
+{
+	char plain[CHAN_NAME_MAX + 1], tracked[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(plain, "untracked");
+	make_name(tracked, "tracked");
+	create(plain, "2", "8");
+	CHANCTL(&res, NULL, "create", "--track-peers", tracked);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info", "--json", plain);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"tracks_peers\": false,"));
+	result_free(&res);
+	CHANCTL(&res, NULL, "info", "--json", tracked);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"tracks_peers\": true,"));
+	result_free(&res);
+	CHANCTL(&res, NULL, "info", tracked);
+	ck_assert_ptr_nonnull(strstr(res.out, "\nTRACKS-PEERS    yes\n"));
+	result_free(&res);
+}
+END_TEST
+
 /* show: ls and info, as tables and as JSON. */
 
 /* Check that text parses as JSON, with python3 -m json.tool. */
@@ -517,7 +573,7 @@ START_TEST(ls_table)
 	CHANCTL(&res, NULL, "ls");
 	ck_assert_int_eq(res.status, 0);
 	assert_header(res.out,
-		      "NAME CAPACITY MSG-SIZE DEPTH SIZE MODE OWNER STATE");
+		      "NAME CAPACITY MSG-SIZE DEPTH SIZE MODE OWNER STATE BUS");
 
 	row = find_row(res.out, open_name);
 	ck_assert_ptr_nonnull(row);
@@ -609,8 +665,9 @@ START_TEST(ls_corrupt_segment)
 END_TEST
 
 /*
- * A channel without read permission is listed with the error.  root is
- * not bound by the mode, so there the channel is listed as usual.
+ * A channel without read permission is listed with the error, since ls
+ * and info need read access only.  root is not bound by the mode, so
+ * there the channel is listed as usual.
  */
 START_TEST(ls_no_permission)
 {
@@ -641,7 +698,7 @@ START_TEST(ls_no_permission)
 		ck_assert_int_eq(res.status, 0);
 	} else {
 		ck_assert_failed_with(&res, 1, "Permission denied");
-		ck_assert_failed_with(&res, 1, "for read and write access");
+		ck_assert_failed_with(&res, 1, "for read access");
 	}
 	result_free(&res);
 }
@@ -679,6 +736,9 @@ START_TEST(info_json_matches_table)
 		ck_assert_int_eq(
 		    sscanf(line, "\n  \"%63[^\"]\": %255[^,\n]", key, value),
 		    2);
+		/* The peers array has rows of its own; see info_peers. */
+		if (strcmp(value, "[]") == 0)
+			strcpy(value, "-");
 		for (size_t i = 0; i <= strlen(key); i++)
 			label[i] = key[i] == '_' ? '-' : (char)toupper(key[i]);
 		row = find_row(table.out, label);
@@ -697,7 +757,7 @@ START_TEST(info_json_matches_table)
 		free(row);
 		members++;
 	}
-	ck_assert_int_eq(members, 20);
+	ck_assert_int_eq(members, 26);
 
 	ck_assert_ptr_nonnull(strstr(json.out, "\"depth\": 2,"));
 	ck_assert_ptr_nonnull(strstr(json.out, "\"msgs_sent\": 3,"));
@@ -711,6 +771,338 @@ START_TEST(info_json_matches_table)
 	ck_assert_int_eq(table.status, 0);
 	ck_assert_msg(strncmp(table.out, "NAME ", 5) == 0, "%s", table.out);
 	result_free(&table);
+}
+END_TEST
+
+/* Run chanctl as the user and group 65534 (nobody), with no other group. */
+static void run_as_nobody(struct result *res, const char *verb,
+			  const char *option, const char *name)
+{
+	int out[2], err[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(err), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 ||
+		    setuid(65534) < 0)
+			_exit(126);
+		alarm(CHILD_TIMEOUT_SEC);
+		execl(CHANCTL_PATH, CHANCTL_PATH, verb, option, name,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	res->out = read_all(out[0]);
+	res->err = read_all(err[0]);
+	res->out_len = strlen(res->out);
+	res->err_len = strlen(res->err);
+	close(out[0]);
+	close(err[0]);
+	res->status = wait_status(pid);
+}
+
+/*
+ * info and ls need only read permission, and send and recv read and
+ * write.  As root, the channel belongs to root with mode 0644 and the
+ * commands run as nobody; otherwise the caller owns it with mode 0444.
+ */
+START_TEST(show_read_only)
+{
+	char name[CHAN_NAME_MAX + 1], member[CHAN_NAME_MAX + 32];
+	bool root = geteuid() == 0;
+	struct result res;
+	const char *object;
+
+	make_name(name, "read-only");
+	CHANCTL(&res, NULL, "create", "--mode", root ? "0644" : "0444", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	if (root)
+		run_as_nobody(&res, "info", "--json", name);
+	else
+		CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_msg(res.status == 0, "info: %s", res.err);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"attachments\": 0,"));
+	result_free(&res);
+
+	if (root)
+		run_as_nobody(&res, "ls", "--json", NULL);
+	else
+		CHANCTL(&res, NULL, "ls", "--json");
+	ck_assert_msg(res.status == 0, "ls: %s", res.err);
+	snprintf(member, sizeof(member), "\"name\": \"%s\"", name);
+	object = strstr(res.out, member);
+	ck_assert_ptr_nonnull(object);
+	ck_assert_ptr_nonnull(strstr(object, "\"state\": \"open\""));
+	result_free(&res);
+
+	if (root)
+		run_as_nobody(&res, "send", name, "m");
+	else
+		CHANCTL(&res, NULL, "send", name, "m");
+	ck_assert_failed_with(&res, 1, "Permission denied");
+	ck_assert_failed_with(&res, 1, "for read and write access");
+	result_free(&res);
+
+	if (root)
+		run_as_nobody(&res, "recv", "--nonblock", name);
+	else
+		CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_failed_with(&res, 1, "for read and write access");
+	result_free(&res);
+}
+END_TEST
+
+/* Poll info --json until member has the value expected, for up to 10 s. */
+static bool wait_for_member(const char *name, const char *member,
+			    uint64_t expected)
+{
+	const struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+	struct result res;
+	uint64_t value;
+
+	for (int i = 0; i < 1000; i++) {
+		CHANCTL(&res, NULL, "info", "--json", name);
+		if (json_u64(res.out, member, &value) < 0)
+			value = UINT64_MAX;
+		result_free(&res);
+		if (value == expected)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+/* info lists the attached processes, with their roles, from both sides. */
+START_TEST(info_peers)
+{
+	char name[CHAN_NAME_MAX + 1], member[64], *row;
+	pid_t sender, receiver;
+	struct result res;
+	const char *peer;
+	int feed;
+
+	make_name(name, "peers");
+	CHANCTL(&res, NULL, "create", "--track-peers", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	receiver =
+	    spawn_piped((const char *const[]){CHANCTL_PATH, "recv", name, NULL},
+			NULL, NULL, false);
+	sender =
+	    spawn_piped((const char *const[]){CHANCTL_PATH, "send", name, NULL},
+			&feed, NULL, false);
+	ck_assert(wait_for_member(name, "attachments", 2));
+
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_int_eq(res.status, 0);
+	assert_valid_json(res.out);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"senders\": 1,"));
+	ck_assert_ptr_nonnull(strstr(res.out, "\"receivers\": 1,"));
+	snprintf(member, sizeof(member), "\"pid\": %d,", (int)receiver);
+	peer = strstr(res.out, member);
+	ck_assert_msg(peer != NULL, "no receiver peer: %s", res.out);
+	ck_assert_ptr_nonnull(strstr(peer, "\"roles\": \"receiver\","));
+	ck_assert_ptr_nonnull(strstr(peer, "\"alive\": true,"));
+	snprintf(member, sizeof(member), "\"pid\": %d,", (int)sender);
+	peer = strstr(res.out, member);
+	ck_assert_msg(peer != NULL, "no sender peer: %s", res.out);
+	ck_assert_ptr_nonnull(strstr(peer, "\"roles\": \"sender\","));
+	result_free(&res);
+
+	/* The table shows one row per peer, the first labelled PEERS. */
+	CHANCTL(&res, NULL, "info", name);
+	ck_assert_int_eq(res.status, 0);
+	row = find_row(res.out, "PEERS");
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strstr(row, " roles=") && strstr(row, " alive=yes"), "%s",
+		      row);
+	free(row);
+	snprintf(member, sizeof(member), "pid=%d roles=sender alive=yes",
+		 (int)sender);
+	ck_assert_ptr_nonnull(strstr(res.out, member));
+	snprintf(member, sizeof(member), "pid=%d roles=receiver alive=yes",
+		 (int)receiver);
+	ck_assert_ptr_nonnull(strstr(res.out, member));
+	result_free(&res);
+
+	/* The sender's end of input ends the channel for the receiver. */
+	close(feed);
+	ck_assert_int_eq(wait_status(sender), 0);
+	ck_assert_int_eq(wait_status_timeout(receiver, 10000), 0);
+	ck_assert(wait_for_member(name, "attachments", 0));
+}
+END_TEST
+
+/* Write text to path, or fail the test. */
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The state file of chanbusd marks the channels of the bus. */
+START_TEST(bus_state_file)
+{
+	char dir[] = "/tmp/chanctl-bus-XXXXXX", path[PATH_MAX];
+	char managed[CHAN_NAME_MAX + 1], other[CHAN_NAME_MAX + 1];
+	char text[3 * CHAN_NAME_MAX], member[CHAN_NAME_MAX + 32];
+	struct result res;
+	const char *object;
+	char *row;
+
+	make_name(managed, "bus-managed");
+	make_name(other, "bus-other");
+	create(managed, "2", "8");
+	create(other, "2", "8");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/channels", dir);
+	snprintf(text, sizeof(text), "aaa-not-here\n%s\nzzz-not-here\n",
+		 managed);
+	write_text(path, text);
+	setenv("CHAN_BUS_STATE", path, 1);
+
+	CHANCTL(&res, NULL, "ls");
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.err, "");
+	row = find_row(res.out, managed);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strstr(row, " open ") != NULL &&
+			  strcmp(row + strlen(row) - 4, " yes") == 0,
+		      "row: \"%s\"", row);
+	free(row);
+	row = find_row(res.out, other);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strcmp(row + strlen(row) - 5, " open") == 0,
+		      "row: \"%s\"", row);
+	free(row);
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "ls", "--json");
+	ck_assert_int_eq(res.status, 0);
+	assert_valid_json(res.out);
+	snprintf(member, sizeof(member), "\"name\": \"%s\"", managed);
+	object = strstr(res.out, member);
+	ck_assert_ptr_nonnull(object);
+	ck_assert_ptr_nonnull(strstr(object, "\"bus\": true\n"));
+	snprintf(member, sizeof(member), "\"name\": \"%s\"", other);
+	object = strstr(res.out, member);
+	ck_assert_ptr_nonnull(object);
+	ck_assert_ptr_nonnull(strstr(object, "\"bus\": false\n"));
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "info", managed);
+	ck_assert_ptr_nonnull(strstr(res.out, "\nMANAGED-BY-BUS  yes\n"));
+	result_free(&res);
+	CHANCTL(&res, NULL, "info", "--json", other);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"managed_by_bus\": false,"));
+	result_free(&res);
+
+	/* No file: no bus runs, which is no error. */
+	ck_assert_int_eq(unlink(path), 0);
+	CHANCTL(&res, NULL, "info", "--json", managed);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.err, "");
+	ck_assert_ptr_nonnull(strstr(res.out, "\"managed_by_bus\": false,"));
+	result_free(&res);
+
+	/* A file that cannot be read: reported, and shown as unknown. */
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	CHANCTL(&res, NULL, "info", "--json", managed);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"managed_by_bus\": null,"));
+	ck_assert_ptr_nonnull(strstr(res.err, "failed to read the bus state "
+					      "file"));
+	ck_assert_ptr_nonnull(strstr(res.err, path));
+	result_free(&res);
+
+	unsetenv("CHAN_BUS_STATE");
+	ck_assert_int_eq(rmdir(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* Wait up to 10 s until path exists, or not; return whether it came. */
+static bool wait_for_file(const char *path, bool present)
+{
+	const struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+
+	for (int i = 0; i < 1000; i++) {
+		if ((access(path, F_OK) == 0) == present)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+/*
+ * The state file that chanbusd writes, read by chanctl: the channel of
+ * the bus is marked while the daemon runs, and no longer after it stops.
+ */
+START_TEST(bus_daemon_state)
+{
+	char dir[] = "/tmp/chanctl-busd-XXXXXX", config[PATH_MAX];
+	char drop_ins[PATH_MAX], state[PATH_MAX], text[256];
+	char name[CHAN_NAME_MAX + 1], *row;
+	struct result res;
+	pid_t daemon;
+
+	make_name(name, "bus-daemon");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(config, sizeof(config), "%s/bus.conf", dir);
+	snprintf(drop_ins, sizeof(drop_ins), "%s/bus.d", dir);
+	snprintf(state, sizeof(state), "%s/channels", dir);
+	ck_assert_int_eq(mkdir(drop_ins, 0700), 0);
+	snprintf(text, sizeof(text),
+		 "[channel %s]\ncapacity = 4\non-stop = remove\n", name);
+	write_text(config, text);
+
+	daemon =
+	    spawn_piped((const char *const[]){CHANBUSD_PATH, "--config", config,
+					      "--config-dir", drop_ins,
+					      "--state-file", state, NULL},
+			NULL, NULL, false);
+	ck_assert_msg(wait_for_file(state, true), "no state file %s", state);
+	setenv("CHAN_BUS_STATE", state, 1);
+
+	CHANCTL(&res, NULL, "ls");
+	ck_assert_int_eq(res.status, 0);
+	row = find_row(res.out, name);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strcmp(row + strlen(row) - 4, " yes") == 0, "row: %s",
+		      row);
+	free(row);
+	result_free(&res);
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"managed_by_bus\": true,"));
+	result_free(&res);
+
+	/* A clean stop removes the state file: no bus runs. */
+	ck_assert_int_eq(kill(daemon, SIGTERM), 0);
+	ck_assert_int_eq(wait_status_timeout(daemon, 10000), 0);
+	ck_assert(wait_for_file(state, false));
+	create(name, "4", "8");
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.err, "");
+	ck_assert_ptr_nonnull(strstr(res.out, "\"managed_by_bus\": false,"));
+	result_free(&res);
+
+	unsetenv("CHAN_BUS_STATE");
+	ck_assert_int_eq(rmdir(drop_ins), 0);
+	ck_assert_int_eq(unlink(config), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -1195,6 +1587,364 @@ START_TEST(send_recv_concurrent)
 }
 END_TEST
 
+/*
+ * SIGINT sent at once after the start, so that it lands anywhere from
+ * before the handler is installed to the wait itself, always stops recv
+ * with status 130 (by exit or by the default action) within 2 s.
+ */
+START_TEST(recv_sigint_at_start)
+{
+	char name[CHAN_NAME_MAX + 1];
+
+	make_name(name, "sigint-race");
+	create(name, "2", "8");
+	for (int i = 0; i < 100; i++) {
+		const struct timespec delay = {.tv_nsec = (i % 25) * 100000};
+		pid_t pid = spawn_piped(
+		    (const char *const[]){CHANCTL_PATH, "recv", name, NULL},
+		    NULL, NULL, false);
+
+		/* Spread the signals over the first 2.5 ms of the run. */
+		nanosleep(&delay, NULL);
+		ck_assert_int_eq(kill(pid, SIGINT), 0);
+		ck_assert_msg(wait_status_timeout(pid, 2000) == 130,
+			      "run %d: no exit with 130 within 2 s", i);
+	}
+}
+END_TEST
+
+/*
+ * On a channel that tracks peers, a shell pipeline needs no close: recv
+ * ends once the sending process exits.
+ */
+START_TEST(track_peers_pipeline)
+{
+	char name[CHAN_NAME_MAX + 1], script[2 * PATH_MAX];
+	struct result res;
+	pid_t pid;
+
+	make_name(name, "pipeline");
+	CHANCTL(&res, NULL, "create", "--track-peers", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	snprintf(script, sizeof(script), "printf 'a\\nb\\n' | '%s' send '%s'",
+		 CHANCTL_PATH, name);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (wait_for_receiver(name) < 0)
+			_exit(99);
+		run_argv(&res, NULL, 0,
+			 (const char *const[]){"bash", "-c", script, NULL});
+		_exit(res.status);
+	}
+	CHANCTL(&res, NULL, "recv", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "a\nb\n");
+	result_free(&res);
+	ck_assert_int_eq(wait_status(pid), 0);
+
+	/* The channel was not closed: only its sender is gone. */
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"closed\": false,"));
+	result_free(&res);
+}
+END_TEST
+
+/* A sender killed by SIGKILL ends the channel for its receiver too. */
+START_TEST(track_peers_sender_killed)
+{
+	char name[CHAN_NAME_MAX + 1], *out;
+	pid_t sender, receiver;
+	struct result res;
+	int feed, drain;
+
+	make_name(name, "killed");
+	CHANCTL(&res, NULL, "create", "--track-peers", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	receiver =
+	    spawn_piped((const char *const[]){CHANCTL_PATH, "recv", name, NULL},
+			NULL, &drain, false);
+	sender =
+	    spawn_piped((const char *const[]){CHANCTL_PATH, "send", name, NULL},
+			&feed, NULL, false);
+	ck_assert_int_eq(write(feed, "m\n", 2), 2);
+	ck_assert(wait_for_member(name, "msgs_received", 1));
+	ck_assert(wait_for_member(name, "recv_waiters", 1));
+
+	/* The input stays open: only the kill ends the sender. */
+	ck_assert_int_eq(kill(sender, SIGKILL), 0);
+	ck_assert_int_eq(wait_status(sender), 128 + SIGKILL);
+	ck_assert_msg(wait_status_timeout(receiver, 3000) == 0,
+		      "recv did not end within 3 s of the sender's death");
+	out = read_all(drain);
+	ck_assert_str_eq(out, "m\n");
+	free(out);
+	close(drain);
+	close(feed);
+}
+END_TEST
+
+/* Once every receiver is gone, send fails as on a closed channel. */
+START_TEST(track_peers_receivers_gone)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "no-receiver");
+	CHANCTL(&res, NULL, "create", "--track-peers", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	/* No receiver has come yet, so sends still queue. */
+	CHANCTL(&res, NULL, "send", name, "x");
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", "-n", "1", name);
+	ck_assert_str_eq(res.out, "x\n");
+	result_free(&res);
+
+	CHANCTL(&res, NULL, "send", name, "y");
+	ck_assert_failed_with(&res, 5, "every receiver of channel");
+	ck_assert_failed_with(&res, 5, "is gone");
+	ck_assert_ptr_nonnull(strstr(res.err, "0 messages were sent"));
+	result_free(&res);
+
+	/* A receiver that attaches again brings the channel back. */
+	CHANCTL(&res, NULL, "info", "--json", name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\"closed\": false,"));
+	result_free(&res);
+}
+END_TEST
+
+/* The whitespace-separated cells of a table row, into cells[max]. */
+static size_t split_row(char *row, char **cells, size_t max)
+{
+	size_t n = 0;
+	char *saved = NULL;
+
+	for (char *cell = strtok_r(row, " ", &saved); cell && n < max;
+	     cell = strtok_r(NULL, " ", &saved))
+		cells[n++] = cell;
+	return n;
+}
+
+/* Start yes(1) feeding a channel and a receiver draining it. */
+static pid_t start_traffic(const char *name)
+{
+	char script[2 * PATH_MAX];
+
+	snprintf(script, sizeof(script),
+		 "yes 0123456789 | '%1$s' send '%2$s' & "
+		 "'%1$s' recv '%2$s' >/dev/null & wait",
+		 CHANCTL_PATH, name);
+	return spawn_piped((const char *const[]){"bash", "-c", script, NULL},
+			   NULL, NULL, true);
+}
+
+static void stop_traffic(pid_t group)
+{
+	kill(-group, SIGKILL);
+	wait_status(group);
+}
+
+/*
+ * watch without a terminal prints plain frames: rates come from the
+ * second frame on, and an idle channel shows its depth and how full it
+ * is.
+ */
+START_TEST(watch_plain_frames)
+{
+	char idle[CHAN_NAME_MAX + 1], busy[CHAN_NAME_MAX + 1];
+	char missing[CHAN_NAME_MAX + 1], *cells[16], *row;
+	const char *second;
+	struct result res;
+	pid_t traffic;
+
+	make_name(idle, "watch-idle");
+	make_name(busy, "watch-busy");
+	make_name(missing, "watch-missing");
+	create(idle, "8", "64");
+	create(busy, "64", "64");
+	CHANCTL(&res, NULL, "send", idle, "a", "b", "c");
+	result_free(&res);
+	traffic = start_traffic(busy);
+	ck_assert(wait_for_member(busy, "attachments", 2));
+
+	CHANCTL(&res, NULL, "watch", "-n", "2", "--interval", "0.2", idle, busy,
+		missing);
+	stop_traffic(traffic);
+	ck_assert_msg(res.status == 0, "watch: %s", res.err);
+	ck_assert_ptr_null(strchr(res.out, '\033'));
+	ck_assert_ptr_nonnull(strstr(res.out, ", every 0.2 s, 3 channels\n"));
+
+	/* Two frames, parted by one blank line. */
+	second = strstr(res.out, "\n\n");
+	ck_assert_ptr_nonnull(second);
+	second += 2;
+	ck_assert_ptr_null(strstr(second, "\n\n"));
+	assert_header(strchr(second, '\n') + 1,
+		      "NAME DEPTH FULL SEND/S SEND-B/S RECV/S RECV-B/S "
+		      "SEND-WAIT RECV-WAIT ATTACHED RECOVERIES STATE");
+
+	row = find_row(res.out, busy);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_int_eq(split_row(row, cells, 16), 12);
+	ck_assert_str_eq(cells[3], "-"); /* no rate in the first frame */
+	free(row);
+
+	row = find_row(second, idle);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_int_eq(split_row(row, cells, 16), 12);
+	ck_assert_str_eq(cells[1], "3");
+	ck_assert_str_eq(cells[2], "37.5%");
+	ck_assert_str_eq(cells[3], "0");
+	ck_assert_str_eq(cells[5], "0");
+	ck_assert_str_eq(cells[11], "open");
+	free(row);
+
+	row = find_row(second, busy);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_int_eq(split_row(row, cells, 16), 12);
+	for (int i = 3; i <= 6; i++)
+		ck_assert_msg(strcmp(cells[i], "0") != 0 &&
+				  strcmp(cells[i], "0B") != 0 &&
+				  strcmp(cells[i], "-") != 0,
+			      "rate %d is %s", i, cells[i]);
+	ck_assert_str_eq(cells[9], "2");
+	free(row);
+
+	row = find_row(second, missing);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_ptr_nonnull(strstr(row, "error: no such channel"));
+	free(row);
+	result_free(&res);
+}
+END_TEST
+
+/* Check watch --json output with a Python script given the names. */
+static void check_json_frames(const char *json, const char *idle,
+			      const char *busy)
+{
+	static const char script[] =
+	    "import json, sys\n"
+	    "idle, busy = sys.argv[1], sys.argv[2]\n"
+	    "lines = sys.stdin.read().split('\\n')\n"
+	    "assert lines[-1] == '', 'no newline at the end'\n"
+	    "frames = [json.loads(line) for line in lines[:-1]]\n"
+	    "assert len(frames) == 2, 'frames: %d' % len(frames)\n"
+	    "for f in frames:\n"
+	    "    assert f['interval'] == 0.2, f['interval']\n"
+	    "    assert f['time'].endswith('Z'), f['time']\n"
+	    "ch = {c['name']: c for c in frames[1]['channels']}\n"
+	    "assert ch[idle]['depth'] == 3, ch[idle]\n"
+	    "assert ch[idle]['full_percent'] == 37.5, ch[idle]\n"
+	    "assert ch[idle]['send_msgs_per_sec'] == 0, ch[idle]\n"
+	    "assert ch[busy]['send_msgs_per_sec'] > 0, ch[busy]\n"
+	    "assert ch[busy]['recv_bytes_per_sec'] > 0, ch[busy]\n"
+	    "first = {c['name']: c for c in frames[0]['channels']}\n"
+	    "assert first[busy]['send_msgs_per_sec'] is None, first[busy]\n";
+	struct result res;
+
+	run_argv(
+	    &res, json, strlen(json),
+	    (const char *const[]){"python3", "-c", script, idle, busy, NULL});
+	ck_assert_msg(res.status == 0, "%s\n%s", res.err, json);
+	result_free(&res);
+}
+
+/* watch --json prints one object per refresh, one per line. */
+START_TEST(watch_json_lines)
+{
+	char idle[CHAN_NAME_MAX + 1], busy[CHAN_NAME_MAX + 1];
+	struct result res;
+	pid_t traffic;
+
+	make_name(idle, "watch-json-idle");
+	make_name(busy, "watch-json-busy");
+	create(idle, "8", "64");
+	create(busy, "64", "64");
+	CHANCTL(&res, NULL, "send", idle, "a", "b", "c");
+	result_free(&res);
+	traffic = start_traffic(busy);
+	ck_assert(wait_for_member(busy, "attachments", 2));
+
+	/* Every channel: ours are among them. */
+	CHANCTL(&res, NULL, "watch", "--json", "-n", "2", "--interval", "0.2");
+	stop_traffic(traffic);
+	ck_assert_msg(res.status == 0, "watch: %s", res.err);
+	check_json_frames(res.out, idle, busy);
+	result_free(&res);
+}
+END_TEST
+
+/*
+ * Run a shell command on a terminal that script(1) provides, with input
+ * typed on it, and return the output, carriage returns included.
+ */
+static void run_on_terminal(struct result *res, const char *input,
+			    const char *format, const char *name)
+{
+	char command[2 * PATH_MAX];
+
+	snprintf(command, sizeof(command), format, CHANCTL_PATH, name);
+	run_argv(res, input, input_length(input),
+		 (const char *const[]){"script", "-qec", command, "/dev/null",
+				       NULL});
+	ck_assert_msg(res->status == 0, "script: %s", res->err);
+}
+
+/* Check that line editing and echo are on in the stty -a after rc=. */
+static void assert_terminal_restored(const char *out, const char *rc)
+{
+	const char *after = strstr(out, rc);
+
+	ck_assert_msg(after != NULL, "no %s in: %s", rc, out);
+	ck_assert_ptr_nonnull(strstr(after, " icanon "));
+	ck_assert_ptr_nonnull(strstr(after, " echo "));
+}
+
+/*
+ * On a terminal, watch clears the screen for each frame, quits on q or a
+ * signal, and restores the terminal's modes when it ends.
+ */
+START_TEST(watch_terminal)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "watch-tty");
+	create(name, "8", "64");
+	run_on_terminal(&res, NULL,
+			"'%s' watch -n 2 --interval 0.1 '%s'; echo rc=$?; "
+			"stty -a",
+			name);
+	ck_assert_ptr_nonnull(strstr(res.out, "\033[H\033[J"));
+	ck_assert_ptr_nonnull(strstr(res.out, "press q to quit"));
+	ck_assert_ptr_nonnull(strstr(res.out, "\033[?25h"));
+	assert_terminal_restored(res.out, "rc=0");
+	result_free(&res);
+
+	/* No count: only the q typed ends it. */
+	run_on_terminal(&res, "q",
+			"'%s' watch --interval 0.1 '%s'; echo rc=$?; stty -a",
+			name);
+	assert_terminal_restored(res.out, "rc=0");
+	result_free(&res);
+
+	run_on_terminal(&res, NULL,
+			"'%s' watch --interval 0.1 '%s' </dev/tty & "
+			"sleep 0.5; kill -TERM $!; wait $!; echo rc=$?; "
+			"stty -a",
+			name);
+	assert_terminal_restored(res.out, "rc=143");
+	result_free(&res);
+}
+END_TEST
+
 static TCase *tcase(const char *name)
 {
 	TCase *tc = tcase_create(name);
@@ -1223,6 +1973,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, not_found_everywhere);
 	tcase_add_test(tc, rm_several);
 	tcase_add_test(tc, env_shm_dir);
+	tcase_add_test(tc, watch_invalid_options);
+	tcase_add_test(tc, create_track_peers);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1237,6 +1989,10 @@ static Suite *show_suite(void)
 	tcase_add_test(tc, ls_corrupt_segment);
 	tcase_add_test(tc, ls_no_permission);
 	tcase_add_test(tc, info_json_matches_table);
+	tcase_add_test(tc, show_read_only);
+	tcase_add_test(tc, info_peers);
+	tcase_add_test(tc, bus_state_file);
+	tcase_add_test(tc, bus_daemon_state);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1272,6 +2028,22 @@ static Suite *pipe_suite(void)
 	tcase_add_test(tc, recv_sigint);
 	tcase_add_test(tc, recv_sigterm);
 	tcase_add_test(tc, send_recv_concurrent);
+	tcase_add_test(tc, recv_sigint_at_start);
+	tcase_add_test(tc, track_peers_pipeline);
+	tcase_add_test(tc, track_peers_sender_killed);
+	tcase_add_test(tc, track_peers_receivers_gone);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *watch_suite(void)
+{
+	Suite *s = suite_create("watch");
+	TCase *tc = tcase("watch");
+
+	tcase_add_test(tc, watch_plain_frames);
+	tcase_add_test(tc, watch_json_lines);
+	tcase_add_test(tc, watch_terminal);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1282,10 +2054,8 @@ int main(int argc, char **argv)
 		const char *name;
 		Suite *(*make)(void);
 	} suites[] = {
-	    {"cli", cli_suite},
-	    {"show", show_suite},
-	    {"io", io_suite},
-	    {"pipe", pipe_suite},
+	    {"cli", cli_suite},	  {"show", show_suite},	  {"io", io_suite},
+	    {"pipe", pipe_suite}, {"watch", watch_suite},
 	};
 	SRunner *runner = NULL;
 	int failed;
