@@ -500,6 +500,19 @@ START_TEST(create_track_peers)
 	CHANCTL(&res, NULL, "info", tracked);
 	ck_assert_ptr_nonnull(strstr(res.out, "\nTRACKS-PEERS    yes\n"));
 	result_free(&res);
+
+	/* --exist-ok takes a tracked channel either way, an untracked one
+	 * only without --track-peers. */
+	CHANCTL(&res, NULL, "create", "--exist-ok", tracked);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	CHANCTL(&res, NULL, "create", "--exist-ok", "--track-peers", tracked);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	CHANCTL(&res, NULL, "create", "--exist-ok", "--capacity", "2",
+		"--msg-size", "8", "--track-peers", plain);
+	ck_assert_failed_with(&res, 6, "exists and does not track peers");
+	result_free(&res);
 }
 END_TEST
 

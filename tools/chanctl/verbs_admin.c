@@ -79,6 +79,26 @@ static int report_create_error(const char *name,
 	return exit_status_of(err);
 }
 
+/*
+ * With --exist-ok, libchan attaches to an existing channel of the same
+ * geometry whatever its flags.  A channel that does not track peers would
+ * never end a pipeline that relies on it, so --track-peers rejects it.
+ */
+static int check_tracking(const char *name, const struct chan_params *params,
+			  struct chan *ch)
+{
+	struct chan_info info;
+
+	if (!(params->flags & CHAN_TRACK_PEERS) || chan_info(ch, &info) < 0 ||
+	    (info.flags & CHAN_TRACK_PEERS))
+		return CHANCTL_EXIT_OK;
+	log_error("channel \"%s\" exists and does not track peers, so "
+		  "--track-peers cannot apply; remove it with 'chanctl rm %s' "
+		  "to create it anew",
+		  name, name);
+	return CHANCTL_EXIT_EXISTS;
+}
+
 static int parse_create_option(int c, struct chan_params *params)
 {
 	switch (c) {
@@ -147,8 +167,9 @@ int verb_create(const struct verb *verb, int argc, char **argv)
 	r = chan_create(name, &params, &ch);
 	if (r < 0)
 		return report_create_error(name, &params, r);
+	r = check_tracking(name, &params, ch);
 	chan_detach(ch);
-	return CHANCTL_EXIT_OK;
+	return r;
 }
 
 int verb_close(const struct verb *verb, int argc, char **argv)
