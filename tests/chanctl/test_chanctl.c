@@ -1894,6 +1894,25 @@ START_TEST(watch_json_lines)
 }
 END_TEST
 
+/* A reader that stops early, as head(1) does, ends watch quietly. */
+START_TEST(watch_reader_closes)
+{
+	char script[PATH_MAX];
+	struct result res;
+
+	snprintf(script, sizeof(script),
+		 "'%s' watch --interval 0.05 | head -n 1 >/dev/null; "
+		 "echo ${PIPESTATUS[0]}",
+		 CHANCTL_PATH);
+	run_argv(&res, NULL, 0,
+		 (const char *const[]){"bash", "-c", script, NULL});
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "0\n");
+	ck_assert_str_eq(res.err, "");
+	result_free(&res);
+}
+END_TEST
+
 /*
  * Run a shell command on a terminal that script(1) provides, with input
  * typed on it, and return the output, carriage returns included.
@@ -2057,6 +2076,7 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, watch_plain_frames);
 	tcase_add_test(tc, watch_json_lines);
 	tcase_add_test(tc, watch_terminal);
+	tcase_add_test(tc, watch_reader_closes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -208,10 +209,23 @@ static int report_frame_error(char *const *names, int err)
 	return CHANCTL_EXIT_FAILURE;
 }
 
+/*
+ * A reader that closed the pipe, as head(1) does, has all it wanted, so
+ * watch ends quietly; other write errors are failures.
+ */
+static int report_output_error(int err)
+{
+	if (err == -EPIPE)
+		return CHANCTL_EXIT_OK;
+	log_error("failed to write the output: %s", strerror(-err));
+	return CHANCTL_EXIT_FAILURE;
+}
+
 /* Refresh until the count is reached, q is typed or a signal arrives. */
 static int watch_loop(const struct watch_options *opts, bool keyboard,
 		      char *const *names, size_t count)
 {
+	struct frame_style style = opts->style;
 	struct frame prev = {0}, cur;
 	int64_t next = monotonic_ns();
 	int r;
@@ -230,16 +244,17 @@ static int watch_loop(const struct watch_options *opts, bool keyboard,
 			frame_free(&prev);
 			return report_frame_error(names, r);
 		}
-		r = frame_print(&cur, &opts->style, n == 0);
+		/* Follow the size of the terminal as it is resized. */
+		if (style.terminal)
+			style.max_rows = screen_rows();
+		r = frame_print(&cur, &style, n == 0);
 		frame_free(&prev);
 		prev = cur;
 		if (r < 0) {
 			if (caught_signal != 0)
 				goto stopped;
 			frame_free(&prev);
-			log_error("failed to write the output: %s",
-				  chan_strerror(r));
-			return CHANCTL_EXIT_FAILURE;
+			return report_output_error(r);
 		}
 		/* After a slow frame, skip the refreshes that were missed. */
 		next += (int64_t)opts->style.interval_ns;
@@ -277,10 +292,8 @@ int verb_watch(const struct verb *verb, int argc, char **argv)
 	/* JSON Lines stay plain even on a terminal, for jq and tee. */
 	opts.style.terminal = !opts.style.json && isatty(STDOUT_FILENO);
 	install_signal_handlers(NULL);
-	if (opts.style.terminal) {
-		opts.style.max_rows = screen_rows();
+	if (opts.style.terminal)
 		screen_open(&screen);
-	}
 	r = watch_loop(&opts, screen.keyboard, operands ? argv + optind : NULL,
 		       (size_t)operands);
 	if (opts.style.terminal)

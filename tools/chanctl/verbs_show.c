@@ -62,7 +62,7 @@ static int finish_output(struct printer *p)
 
 	printer_free(p);
 	if (r < 0) {
-		log_error("failed to write the output: %s", chan_strerror(r));
+		log_error("failed to write the output: %s", strerror(-r));
 		return CHANCTL_EXIT_FAILURE;
 	}
 	return CHANCTL_EXIT_OK;
