@@ -1894,6 +1894,47 @@ START_TEST(watch_json_lines)
 }
 END_TEST
 
+/*
+ * Channels created and removed while watch lists every channel show up
+ * and drop out between refreshes, without an error.
+ */
+START_TEST(watch_channels_come_and_go)
+{
+	const struct timespec pause = {.tv_nsec = 300 * 1000 * 1000};
+	char name[CHAN_NAME_MAX + 1], member[CHAN_NAME_MAX + 16];
+	const char *first, *last;
+	struct result res;
+	char *out;
+	int drain;
+	pid_t pid;
+
+	make_name(name, "come-and-go");
+	snprintf(member, sizeof(member), "\"name\": \"%s\"", name);
+	pid = spawn_piped((const char *const[]){CHANCTL_PATH, "watch", "--json",
+						"--interval", "0.05", "-n",
+						"40", NULL},
+			  NULL, &drain, false);
+	nanosleep(&pause, NULL);
+	create(name, "2", "8");
+	nanosleep(&pause, NULL);
+	CHANCTL(&res, NULL, "rm", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	out = read_all(drain);
+	close(drain);
+	ck_assert_int_eq(wait_status(pid), 0);
+	first = strstr(out, member);
+	ck_assert_msg(first != NULL, "never listed: %s", out);
+	last = strrchr(out, '\n');
+	while (last > out && last[-1] != '\n')
+		last--;
+	ck_assert_msg(strstr(last, member) == NULL, "still listed: %s", last);
+	assert_valid_json(last);
+	free(out);
+}
+END_TEST
+
 /* A reader that stops early, as head(1) does, ends watch quietly. */
 START_TEST(watch_reader_closes)
 {
@@ -2077,6 +2118,7 @@ static Suite *watch_suite(void)
 	tcase_add_test(tc, watch_json_lines);
 	tcase_add_test(tc, watch_terminal);
 	tcase_add_test(tc, watch_reader_closes);
+	tcase_add_test(tc, watch_channels_come_and_go);
 	suite_add_tcase(s, tc);
 	return s;
 }
