@@ -142,7 +142,8 @@ void chan_params_init(struct chan_params *params);
  * Returns 0 and stores the handle in *ret, or:
  *   -EINVAL  invalid name, capacity, size, mode, flags or roles
  *   -EEXIST  the name exists (without CHAN_EXIST_OK), or it exists with
- *            another capacity or maximum message size (with it)
+ *            another capacity, maximum message size or CHAN_TRACK_PEERS
+ *            setting (with it)
  *   -ENOSPC  /dev/shm cannot hold the channel; nothing is left behind
  *   -EACCES, -EPERM  no permission to create, chown or attach
  *   -EBADMSG, -EPROTONOSUPPORT  as for chan_attach(), with CHAN_EXIST_OK
@@ -213,11 +214,12 @@ int chan_remove(const char *name);
 
 /*
  * Make every call on ch that is waiting now, in any thread, return -EINTR
- * soon, including one that is about to start its wait.  Calls that start
- * afterwards are not affected.  Async-signal-safe: call it from a signal
- * handler to stop a blocked send or receive without the race of a signal
- * that arrives just before the wait begins.  Other processes' waiters may
- * wake spuriously and wait again.
+ * soon.  If no call is waiting, the interrupt stays pending, and the next
+ * call on ch that would wait returns -EINTR at once instead; a call that
+ * completes without waiting leaves it pending.  Async-signal-safe: call
+ * it from a signal handler to stop a blocked send or receive, even when
+ * the signal arrives just before the call begins.  Other processes'
+ * waiters may wake spuriously and wait again.
  */
 void chan_interrupt(struct chan *ch);
 

@@ -30,11 +30,32 @@ struct wait_target {
 	uint32_t role;	    /* the waiting side: CHAN_SENDER or CHAN_RECEIVER */
 	uint32_t peer_role; /* the side it waits for */
 	uint32_t interrupts; /* ch->interrupts when the call started */
+	bool pending;	     /* an interrupt came before the call started */
 };
 
+/*
+ * An interrupt stops the calls waiting when it comes, and stays pending
+ * for the next call that waits if none was waiting: a signal handler may
+ * run just before the call it means to stop.
+ */
 static bool interrupted(struct chan *ch, const struct wait_target *target)
 {
-	return load_seq_cst(&ch->interrupts) != target->interrupts;
+	return target->pending ||
+	       load_seq_cst(&ch->interrupts) != target->interrupts;
+}
+
+static void start_interruptible(struct chan *ch, struct wait_target *target)
+{
+	target->interrupts = load_seq_cst(&ch->interrupts);
+	target->pending =
+	    target->interrupts != load_relaxed(&ch->interrupts_seen);
+}
+
+/* Mark the interrupts so far as handled, once a call returns -EINTR. */
+static int return_interrupted(struct chan *ch)
+{
+	store_relaxed(&ch->interrupts_seen, load_seq_cst(&ch->interrupts));
+	return -EINTR;
 }
 
 /*
@@ -85,7 +106,7 @@ static int wait_locked(struct chan *ch, enum chan_side side,
 	chan__waiting(ch, target->role, -1);
 	add_seq_cst(target->waiters, -1);
 	if (r == -EINTR || interrupted(ch, target))
-		return -EINTR;
+		return return_interrupted(ch);
 
 	/*
 	 * Even after a timeout, look once more: a call that can complete
@@ -202,13 +223,20 @@ static int64_t send_begin(struct chan *ch, const struct chan_deadline *d,
 			  uint64_t *ret_tail)
 {
 	struct chan_seg *seg = ch->seg;
-	uint32_t interrupts = load_seq_cst(&ch->interrupts);
-	struct wait_target target;
+	struct wait_target target = {
+	    .seq = &seg->space_seq,
+	    .waiters = &seg->send_waiters,
+	    .spinners = &seg->send_spinners,
+	    .index = &seg->head,
+	    .role = CHAN_SENDER,
+	    .peer_role = CHAN_RECEIVER,
+	};
 	bool counted_wait = false;
 	uint64_t tail;
 	int64_t space;
 	int r;
 
+	start_interruptible(ch, &target);
 	r = chan__lock(ch, CHAN_SIDE_SEND, d);
 	if (r < 0)
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
@@ -235,16 +263,7 @@ static int64_t send_begin(struct chan *ch, const struct chan_deadline *d,
 			add_relaxed(&seg->send_waits, 1);
 			counted_wait = true;
 		}
-		target = (struct wait_target){
-		    .seq = &seg->space_seq,
-		    .waiters = &seg->send_waiters,
-		    .spinners = &seg->send_spinners,
-		    .index = &seg->head,
-		    .seen = tail - ch->capacity,
-		    .role = CHAN_SENDER,
-		    .peer_role = CHAN_RECEIVER,
-		    .interrupts = interrupts,
-		};
+		target.seen = tail - ch->capacity;
 		r = wait_locked(ch, CHAN_SIDE_SEND, &target, d);
 		if (r < 0)
 			return r;
@@ -378,13 +397,20 @@ static int64_t recv_begin(struct chan *ch, const struct chan_deadline *d,
 			  uint64_t *ret_head)
 {
 	struct chan_seg *seg = ch->seg;
-	uint32_t interrupts = load_seq_cst(&ch->interrupts);
-	struct wait_target target;
+	struct wait_target target = {
+	    .seq = &seg->data_seq,
+	    .waiters = &seg->recv_waiters,
+	    .spinners = &seg->recv_spinners,
+	    .index = &seg->tail,
+	    .role = CHAN_RECEIVER,
+	    .peer_role = CHAN_SENDER,
+	};
 	bool counted_wait = false;
 	uint64_t head;
 	int64_t queued;
 	int r;
 
+	start_interruptible(ch, &target);
 	r = chan__lock(ch, CHAN_SIDE_RECV, d);
 	if (r < 0)
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
@@ -411,16 +437,7 @@ static int64_t recv_begin(struct chan *ch, const struct chan_deadline *d,
 			add_relaxed(&seg->recv_waits, 1);
 			counted_wait = true;
 		}
-		target = (struct wait_target){
-		    .seq = &seg->data_seq,
-		    .waiters = &seg->recv_waiters,
-		    .spinners = &seg->recv_spinners,
-		    .index = &seg->tail,
-		    .seen = head,
-		    .role = CHAN_RECEIVER,
-		    .peer_role = CHAN_SENDER,
-		    .interrupts = interrupts,
-		};
+		target.seen = head;
 		r = wait_locked(ch, CHAN_SIDE_RECV, &target, d);
 		if (r < 0)
 			return r;

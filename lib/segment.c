@@ -428,7 +428,8 @@ static int attach_existing(const char *name, const struct chan_params *p,
 	r = chan_open(name, p->roles, &ch);
 	if (r < 0)
 		return r;
-	if (ch->capacity != capacity || ch->max_msg_size != max_msg_size) {
+	if (ch->capacity != capacity || ch->max_msg_size != max_msg_size ||
+	    ch->flags != (p->flags & CHAN_TRACK_PEERS)) {
 		chan_detach(ch);
 		return -EEXIST;
 	}

@@ -197,13 +197,14 @@ struct chan {
 	int attach_index; /* this handle's entry, or -1 */
 	pid_t attach_pid; /* the process that claimed it */
 	uint32_t roles;
-	uint32_t flags;	      /* the segment's, as validated at attach */
-	bool read_only;	      /* mapped without write access */
-	uint64_t peer_view;   /* see chan__peers_gone() */
-	uint32_t interrupts;  /* bumped by chan_interrupt() */
-	int64_t next_reap_ns; /* when a sender next looks for dead peers */
-	size_t reserved_len;  /* chan_send_reserve()'s length, or SIZE_MAX */
-	bool peeking;	      /* between chan_recv_peek() and release */
+	uint32_t flags;		  /* the segment's, as validated at attach */
+	bool read_only;		  /* mapped without write access */
+	uint64_t peer_view;	  /* see chan__peers_gone() */
+	uint32_t interrupts;	  /* bumped by chan_interrupt() */
+	uint32_t interrupts_seen; /* interrupts when a call last gave EINTR */
+	int64_t next_reap_ns;	  /* when a sender next looks for dead peers */
+	size_t reserved_len; /* chan_send_reserve()'s length, or SIZE_MAX */
+	bool peeking;	     /* between chan_recv_peek() and release */
 	char name[CHAN_NAME_MAX + 1];
 };
 

@@ -501,10 +501,9 @@ START_TEST(create_track_peers)
 	ck_assert_ptr_nonnull(strstr(res.out, "\nTRACKS-PEERS    yes\n"));
 	result_free(&res);
 
-	/* --exist-ok takes a tracked channel either way, an untracked one
-	 * only without --track-peers. */
+	/* --exist-ok takes a channel only if --track-peers matches too. */
 	CHANCTL(&res, NULL, "create", "--exist-ok", tracked);
-	ck_assert_int_eq(res.status, 0);
+	ck_assert_failed_with(&res, 6, "exists and tracks peers");
 	result_free(&res);
 	CHANCTL(&res, NULL, "create", "--exist-ok", "--track-peers", tracked);
 	ck_assert_int_eq(res.status, 0);

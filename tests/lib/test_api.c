@@ -226,8 +226,9 @@ END_TEST
 START_TEST(create_exist_ok_geometry)
 {
 	char name[CHAN_NAME_MAX + 1];
+	struct chan_params params;
 	struct chan_info info;
-	struct chan *ch;
+	struct chan *ch, *other = NULL;
 
 	tu_name(name, sizeof(name), "geometry");
 	ch = tu_create(name, 4, 64);
@@ -235,6 +236,14 @@ START_TEST(create_exist_ok_geometry)
 
 	create_exist_ok(name, 8, 64, -EEXIST);
 	create_exist_ok(name, 4, 128, -EEXIST);
+
+	/* Peer tracking is part of what must match. */
+	chan_params_init(&params);
+	params.capacity = 4;
+	params.max_msg_size = 64;
+	params.flags = CHAN_EXIST_OK | CHAN_TRACK_PEERS;
+	ASSERT_RET(chan_create(name, &params, &other), -EEXIST);
+	ck_assert_ptr_null(other);
 
 	ASSERT_RET(chan_info(ch, &info), 0);
 	ASSERT_U64(info.depth, 1);

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -396,6 +397,71 @@ START_TEST(sig_stream_sender)
 }
 END_TEST
 
+/*
+ * An interrupt that comes before a call starts to wait is kept for it, as
+ * when a signal handler runs just before the call it means to stop; a
+ * call that completes at once leaves the interrupt pending.
+ */
+START_TEST(sig_interrupt_pending)
+{
+	char name[CHAN_NAME_MAX + 1], buf[8];
+	struct chan *ch;
+	size_t len;
+
+	tu_name(name, sizeof(name), "pending");
+	ch = tu_create(name, 4, 8);
+
+	chan_interrupt(ch);
+	ASSERT_RET(chan_recv_timeout(ch, buf, sizeof(buf), &len, 5000000000ULL),
+		   -EINTR);
+	ASSERT_RET(chan_recv_timeout(ch, buf, sizeof(buf), &len, 10000000ULL),
+		   -ETIMEDOUT);
+
+	chan_interrupt(ch);
+	ASSERT_RET(chan_send(ch, "x", 1), 0);
+	ASSERT_RET(chan_recv_timeout(ch, buf, sizeof(buf), &len, 5000000000ULL),
+		   0);
+	ASSERT_RET(chan_recv_timeout(ch, buf, sizeof(buf), &len, 5000000000ULL),
+		   -EINTR);
+	chan_detach(ch);
+}
+END_TEST
+
+struct interrupter {
+	struct chan *ch;
+	unsigned delay_ms;
+};
+
+static void *interrupt_later(void *arg)
+{
+	struct interrupter *in = arg;
+
+	tu_sleep_ms(in->delay_ms);
+	chan_interrupt(in->ch);
+	return NULL;
+}
+
+/* Every thread waiting on the handle returns when it is interrupted. */
+START_TEST(sig_interrupt_wakes_waiter)
+{
+	char name[CHAN_NAME_MAX + 1], buf[8];
+	struct interrupter in;
+	pthread_t thread;
+	struct chan *ch;
+	size_t len;
+
+	tu_name(name, sizeof(name), "wakes");
+	ch = tu_create(name, 4, 8);
+	in = (struct interrupter){ch, 100};
+	ck_assert_int_eq(pthread_create(&thread, NULL, interrupt_later, &in),
+			 0);
+	ASSERT_RET(chan_recv(ch, buf, sizeof(buf), &len), -EINTR);
+	pthread_join(thread, NULL);
+	ASSERT_RET(chan_try_recv(ch, buf, sizeof(buf), &len), -EAGAIN);
+	chan_detach(ch);
+}
+END_TEST
+
 static Suite *signals_suite(void)
 {
 	Suite *s = suite_create("signals");
@@ -407,6 +473,8 @@ static Suite *signals_suite(void)
 	tcase_add_loop_test(tc, sig_send_eintr, 0, 2);
 	tcase_add_loop_test(tc, sig_stream_receiver, 0, 2);
 	tcase_add_loop_test(tc, sig_stream_sender, 0, 2);
+	tcase_add_test(tc, sig_interrupt_pending);
+	tcase_add_test(tc, sig_interrupt_wakes_waiter);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -119,9 +119,8 @@ char *group_name(gid_t gid);
 
 /*
  * SIGINT and SIGTERM set caught_signal and call chan_interrupt() on ch,
- * unless ch is NULL, so that a send or receive waiting on ch returns
- * -EINTR, and then repeat the interrupt every 10 ms (with SIGRTMIN) until
- * stop_interrupting().  The handlers are installed without SA_RESTART, so
+ * unless ch is NULL, so that a send or receive waiting on ch, or about to
+ * wait, returns -EINTR.  The handlers are installed without SA_RESTART, so
  * that a blocked read(2), write(2) or poll(2) returns EINTR once they have
  * run.  Call stop_interrupting() before detaching ch.
  */

@@ -36,6 +36,16 @@ static void log_geometry_mismatch(const char *name,
 		return;
 	}
 	chan_detach(ch);
+	if ((info.flags ^ params->flags) & CHAN_TRACK_PEERS) {
+		log_error("channel \"%s\" exists and %s peers; %s "
+			  "--track-peers to match, or remove it with "
+			  "'chanctl rm %s' to create it anew",
+			  name,
+			  info.flags & CHAN_TRACK_PEERS ? "tracks"
+							: "does not track",
+			  info.flags & CHAN_TRACK_PEERS ? "add" : "drop", name);
+		return;
+	}
 	log_error("channel \"%s\" exists with capacity %" PRIu64
 		  " and maximum message size %" PRIu64 ", not %" PRIu64
 		  " and %" PRIu64 "; match them, or remove it with "
@@ -77,26 +87,6 @@ static int report_create_error(const char *name,
 	}
 	free(dir);
 	return exit_status_of(err);
-}
-
-/*
- * With --exist-ok, libchan attaches to an existing channel of the same
- * geometry whatever its flags.  A channel that does not track peers would
- * never end a pipeline that relies on it, so --track-peers rejects it.
- */
-static int check_tracking(const char *name, const struct chan_params *params,
-			  struct chan *ch)
-{
-	struct chan_info info;
-
-	if (!(params->flags & CHAN_TRACK_PEERS) || chan_info(ch, &info) < 0 ||
-	    (info.flags & CHAN_TRACK_PEERS))
-		return CHANCTL_EXIT_OK;
-	log_error("channel \"%s\" exists and does not track peers, so "
-		  "--track-peers cannot apply; remove it with 'chanctl rm %s' "
-		  "to create it anew",
-		  name, name);
-	return CHANCTL_EXIT_EXISTS;
 }
 
 static int parse_create_option(int c, struct chan_params *params)
@@ -167,9 +157,8 @@ int verb_create(const struct verb *verb, int argc, char **argv)
 	r = chan_create(name, &params, &ch);
 	if (r < 0)
 		return report_create_error(name, &params, r);
-	r = check_tracking(name, &params, ch);
 	chan_detach(ch);
-	return r;
+	return CHANCTL_EXIT_OK;
 }
 
 int verb_close(const struct verb *verb, int argc, char **argv)
