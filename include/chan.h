@@ -364,6 +364,26 @@ int chan_info(struct chan *ch, struct chan_info *ret);
 int chan_peers(struct chan *ch, struct chan_peer *peers, size_t size,
 	       size_t *ret_count);
 
+/* What chan_repair() found and did. */
+struct chan_repair_report {
+	uint32_t locks_repaired; /* locks whose owner had died */
+	uint32_t locks_busy;     /* locks held for over 100 ms by a live owner */
+	uint32_t peers_reaped;   /* attachments of dead processes cleared */
+};
+
+/*
+ * Repair what dead processes left, without waiting for the next send or
+ * receive to do it: take and release each of the channel's locks, which
+ * repairs a lock whose owner died, and clear the attachments of processes
+ * that died, with their share of the waiter counts.  A lock that a live
+ * process holds for longer than 100 ms is counted as busy and skipped.
+ * For housekeeping by a supervisor such as chanbusd.
+ *
+ * Returns 0 and fills *ret, or -EINVAL (a NULL argument), -EBADF (a
+ * read-only handle) or -EBADMSG (the segment is corrupt).
+ */
+int chan_repair(struct chan *ch, struct chan_repair_report *ret);
+
 /* Return the channel's name, or its maximum message size in bytes. */
 const char *chan_name(const struct chan *ch);
 size_t chan_max_msg_size(const struct chan *ch);

@@ -188,10 +188,51 @@ static unsigned count_role(struct chan *ch, uint32_t role)
 	return count;
 }
 
-static void reap_dead(struct chan *ch)
+static unsigned reap_dead(struct chan *ch)
 {
+	unsigned reaped = 0;
+
 	for (unsigned i = 0; i < CHAN_SEG_ATTACH_MAX; i++)
-		reap_entry(ch, i);
+		reaped += reap_entry(ch, i);
+	return reaped;
+}
+
+/*
+ * Take and release each lock, which repairs a lock whose owner died, and
+ * reap the attachments of dead processes.
+ */
+int chan_repair(struct chan *ch, struct chan_repair_report *ret)
+{
+	const enum chan_side sides[] = {CHAN_SIDE_SEND, CHAN_SIDE_RECV};
+	struct chan_repair_report report = {0};
+	struct chan_deadline d;
+	uint64_t before;
+	int r;
+
+	if (ch == NULL || ret == NULL)
+		return -EINVAL;
+	if (ch->read_only)
+		return -EBADF;
+
+	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+		chan__deadline_init(&d, 0);
+		before = load_relaxed(&ch->seg->recoveries);
+		r = chan__lock(ch, sides[i], &d);
+		if (r == -ETIMEDOUT) {
+			report.locks_busy++;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		report.locks_repaired +=
+		    (uint32_t)(load_relaxed(&ch->seg->recoveries) - before);
+		chan__unlock(ch, sides[i]);
+	}
+	report.peers_reaped = reap_dead(ch);
+	if (chan__guard_faulted(ch->guard))
+		return -EBADMSG;
+	*ret = report;
+	return 0;
 }
 
 /*

@@ -792,14 +792,19 @@ START_TEST(bus_housekeeping_recovery)
 	ck_assert_int_eq(waitpid(victim, &status, 0), victim);
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 		      "the fault point did not kill the sender");
-	send_text("r", "after");
-	ck_assert_uint_eq(info_of("r").recoveries, 1);
 
+	/* Housekeeping repairs the lock before any client touches it. */
 	snprintf(expected, sizeof(expected),
 		 "<4>channel %sr: 1 lock owners died", fx.prefix);
 	for (int ms = 0; ms < WAIT_MS && !log_contains(expected); ms += 50)
 		usleep(50000);
 	ck_assert_msg(log_contains(expected), "stderr:\n%s", LOG);
+	snprintf(expected, sizeof(expected),
+		 "<5>channel %sr: cleared 1 attachments", fx.prefix);
+	ck_assert_msg(log_contains(expected), "stderr:\n%s", LOG);
+	ck_assert_uint_eq(info_of("r").recoveries, 1);
+	send_text("r", "after");
+	ck_assert_uint_eq(info_of("r").recoveries, 1);
 	ck_assert_int_eq(stop_daemon(SIGTERM), 0);
 }
 END_TEST

@@ -437,6 +437,43 @@ START_TEST(peek_killed)
 }
 END_TEST
 
+/*
+ * chan_repair repairs the lock of a sender that died holding it and clears
+ * its attachment, before any other call on the channel.
+ */
+START_TEST(repair_after_death)
+{
+	struct chan_repair_report report;
+	char name[CHAN_NAME_MAX + 1];
+	struct chan_info info;
+	struct chan *ch;
+	int status;
+
+	tu_name(name, sizeof(name), "repair");
+	ch = tu_create(name, 4, 16);
+	status = tu_wait(tu_spawn(die_after_reserve, name), TU_HANG_SEC);
+	ck_assert_msg(status == 128 + SIGKILL,
+		      "child: expected SIGKILL, got %s",
+		      tu_status_text(status));
+	ASSERT_RET(chan_info(ch, &info), 0);
+	ASSERT_U64(info.attachments, 2);
+
+	ASSERT_RET(chan_repair(ch, &report), 0);
+	ASSERT_U64(report.locks_repaired, 1);
+	ASSERT_U64(report.locks_busy, 0);
+	ASSERT_U64(report.peers_reaped, 1);
+	ASSERT_RET(chan_info(ch, &info), 0);
+	ASSERT_U64(info.recoveries, 1);
+	ASSERT_U64(info.attachments, 1);
+
+	ASSERT_RET(chan_repair(ch, &report), 0);
+	ASSERT_U64(report.locks_repaired, 0);
+	ASSERT_U64(report.peers_reaped, 0);
+	ASSERT_RET(chan_repair(NULL, &report), -EINVAL);
+	chan_detach(ch);
+}
+END_TEST
+
 static Suite *batch_suite(void)
 {
 	Suite *s = suite_create("batch");
@@ -452,6 +489,7 @@ static Suite *batch_suite(void)
 	tcase_add_test(tc, peek_release);
 	tcase_add_test(tc, reserve_killed);
 	tcase_add_test(tc, peek_killed);
+	tcase_add_test(tc, repair_after_death);
 	suite_add_tcase(s, tc);
 	return s;
 }

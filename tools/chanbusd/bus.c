@@ -490,6 +490,30 @@ static int check_identity(const struct managed_channel *m)
 	return 0;
 }
 
+/*
+ * Repair locks whose owner died and clear the attachments of dead
+ * processes now, rather than at the next client's call, and log both.
+ */
+static void repair_channel(struct managed_channel *m)
+{
+	struct chan_repair_report report;
+	int r = chan_repair(m->ch, &report);
+
+	if (r < 0) {
+		log_err("failed to repair channel %s: %s", m->conf.name,
+			chan_strerror(r));
+		return;
+	}
+	if (report.peers_reaped > 0)
+		log_notice("channel %s: cleared %" PRIu32 " attachments of "
+			   "processes that died",
+			   m->conf.name, report.peers_reaped);
+	if (report.locks_busy > 0)
+		log_warn("channel %s: %" PRIu32 " locks held for over 100 ms "
+			 "by a live process (stopped or being debugged?)",
+			 m->conf.name, report.locks_busy);
+}
+
 static void check_channel(struct managed_channel *m)
 {
 	const char *name = m->conf.name;
@@ -514,6 +538,7 @@ static void check_channel(struct managed_channel *m)
 		return;
 	}
 
+	repair_channel(m);
 	r = chan_info(m->ch, &info);
 	if (r < 0) {
 		log_err("failed to read channel %s: %s", name,
@@ -532,15 +557,10 @@ static void check_channel(struct managed_channel *m)
 		return;
 	}
 	log_debug("channel %s: %" PRIu64 " of %" PRIu64 " messages queued, "
-		  "%" PRIu32 " senders and %" PRIu32 " receivers waiting",
+		  "%" PRIu32 " senders and %" PRIu32 " receivers waiting, "
+		  "%" PRIu32 " attached",
 		  name, info.depth, info.capacity, info.send_waiters,
-		  info.recv_waiters);
-
-	/*
-	 * TODO: attachment tracking.  Once the library records which
-	 * processes are attached to a channel, report them here and detect
-	 * attachments left by dead processes.
-	 */
+		  info.recv_waiters, info.attachments);
 }
 
 void bus_housekeeping(struct bus *bus)
