@@ -202,8 +202,8 @@ static bool bump_if_waiting(uint32_t *seq, uint32_t *waiters)
 	return true;
 }
 
-/* Check what every send-side call checks before it takes the lock. */
-static int send_precheck(struct chan *ch)
+/* Check what every send and receive checks before it takes a lock. */
+static int check_handle(struct chan *ch)
 {
 	if (ch == NULL)
 		return -EINVAL;
@@ -273,20 +273,33 @@ static int64_t send_begin(struct chan *ch, const struct chan_deadline *d,
 }
 
 /*
- * Release the send lock after committing count messages, and wake as many
- * receivers as may be asleep, up to one per message.
+ * Release a side's lock after moving count messages, and wake as many of
+ * the other side's sleepers as may be asleep, up to one per message (for
+ * a sender) or freed slot (for a receiver).
  */
-static int send_end(struct chan *ch, size_t count)
+static int side_end(struct chan *ch, enum chan_side side, size_t count)
 {
 	struct chan_seg *seg = ch->seg;
-	bool wake =
-	    count > 0 && bump_if_waiting(&seg->data_seq, &seg->recv_waiters);
+	uint32_t *seq =
+	    side == CHAN_SIDE_SEND ? &seg->data_seq : &seg->space_seq;
+	uint32_t *waiters =
+	    side == CHAN_SIDE_SEND ? &seg->recv_waiters : &seg->send_waiters;
+	bool wake = count > 0 && bump_if_waiting(seq, waiters);
 
-	chan__unlock(ch, CHAN_SIDE_SEND);
+	chan__unlock(ch, side);
 	if (wake)
-		chan__futex_wake(&seg->data_seq,
-				 count > INT_MAX ? INT_MAX : (int)count);
+		chan__futex_wake(seq, count > INT_MAX ? INT_MAX : (int)count);
 	return chan__guard_faulted(ch->guard) ? -EBADMSG : 0;
+}
+
+static int send_end(struct chan *ch, size_t count)
+{
+	return side_end(ch, CHAN_SIDE_SEND, count);
+}
+
+static int recv_end(struct chan *ch, size_t count)
+{
+	return side_end(ch, CHAN_SIDE_RECV, count);
 }
 
 static int send_deadline(struct chan *ch, const void *buf, size_t len,
@@ -294,7 +307,7 @@ static int send_deadline(struct chan *ch, const void *buf, size_t len,
 {
 	uint64_t tail = 0;
 	int64_t space;
-	int r = send_precheck(ch);
+	int r = check_handle(ch);
 
 	if (r < 0)
 		return r;
@@ -376,18 +389,6 @@ static bool end_of_channel(struct chan *ch, uint64_t head)
 	return queued_messages(ch, head) == 0;
 }
 
-/* Check what every receive-side call checks before it takes the lock. */
-static int recv_precheck(struct chan *ch)
-{
-	if (ch == NULL)
-		return -EINVAL;
-	if (ch->read_only)
-		return -EBADF;
-	if (chan__guard_faulted(ch->guard))
-		return -EBADMSG;
-	return 0;
-}
-
 /*
  * Take the receive lock and wait for a message.  Returns the number of
  * queued messages (at least 1) with the lock held and *ret_head set, or an
@@ -446,29 +447,12 @@ static int64_t recv_begin(struct chan *ch, const struct chan_deadline *d,
 	return r;
 }
 
-/*
- * Release the receive lock after taking count messages, and wake as many
- * senders as may be asleep, up to one per freed slot.
- */
-static int recv_end(struct chan *ch, size_t count)
-{
-	struct chan_seg *seg = ch->seg;
-	bool wake =
-	    count > 0 && bump_if_waiting(&seg->space_seq, &seg->send_waiters);
-
-	chan__unlock(ch, CHAN_SIDE_RECV);
-	if (wake)
-		chan__futex_wake(&seg->space_seq,
-				 count > INT_MAX ? INT_MAX : (int)count);
-	return chan__guard_faulted(ch->guard) ? -EBADMSG : 0;
-}
-
 static int recv_deadline(struct chan *ch, void *buf, size_t size,
 			 size_t *ret_len, const struct chan_deadline *d)
 {
 	uint64_t head = 0;
 	int64_t queued;
-	int r = recv_precheck(ch);
+	int r = check_handle(ch);
 
 	if (r < 0)
 		return r;
@@ -588,7 +572,7 @@ static int send_batch_deadline(struct chan *ch, const struct iovec *msgs,
 	size_t sent = 0;
 	uint64_t tail = 0;
 	int64_t space;
-	int r = send_precheck(ch);
+	int r = check_handle(ch);
 
 	if (r < 0)
 		return r;
@@ -640,7 +624,7 @@ int chan_recv_batch(struct chan *ch, void *buf, size_t size, size_t *lens,
 	uint64_t head = 0;
 	int64_t queued;
 	size_t count = 0, used = 0, len;
-	int r = recv_precheck(ch);
+	int r = check_handle(ch);
 
 	if (r < 0)
 		return r;
@@ -685,7 +669,7 @@ int chan_send_reserve(struct chan *ch, size_t len, void **ret_buf,
 	struct chan_deadline d;
 	uint64_t tail = 0;
 	int64_t space;
-	int r = send_precheck(ch);
+	int r = check_handle(ch);
 
 	if (r < 0)
 		return r;
@@ -744,7 +728,7 @@ int chan_recv_peek(struct chan *ch, const void **ret_buf, size_t *ret_len,
 	uint64_t head = 0;
 	int64_t queued;
 	uint32_t len;
-	int r = recv_precheck(ch);
+	int r = check_handle(ch);
 
 	if (r < 0)
 		return r;
