@@ -26,7 +26,9 @@ extern "C" {
 /*
  * A channel name is 1 to CHAN_NAME_MAX bytes from [A-Za-z0-9._-], and is
  * neither "." nor "..".  The channel NAME lives in the file
- * /dev/shm/chan.NAME (CHAN_SHM_PREFIX followed by the name).
+ * /dev/shm/chan.NAME (CHAN_SHM_PREFIX followed by the name), or in the
+ * directory that the environment variable CHAN_SHM_DIR names instead of
+ * /dev/shm (ignored by set-user-ID programs).
  */
 #define CHAN_NAME_MAX	128
 #define CHAN_SHM_PREFIX "chan."
@@ -55,9 +57,9 @@ enum {
 	 * drain the queue and then get -EPIPE; once every receiver is gone,
 	 * sends fail with -EPIPE.  A side counts as gone only after at least
 	 * one peer of that role attached, and comes back when one attaches
-	 * again.  A detach is seen at once; a death within about 100 ms by a
-	 * sender and 500 ms by a waiter, because it takes system calls to
-	 * see, and those are kept off the fast path.  Off by default, because
+	 * again.  A detach is seen at once.  A death takes system calls to
+	 * see, which are kept off the fast path, so a sender sees it within
+	 * about 100 ms and a waiter within about 500 ms.  Off by default, because
 	 * channels that outlive their processes (a bus, or shell commands that
 	 * attach one after another) would otherwise end between two short-lived
 	 * senders.
@@ -364,7 +366,7 @@ int chan_info(struct chan *ch, struct chan_info *ret);
 int chan_peers(struct chan *ch, struct chan_peer *peers, size_t size,
 	       size_t *ret_count);
 
-/* What chan_repair() found and did. */
+/* The findings and actions of one chan_repair() call. */
 struct chan_repair_report {
 	uint32_t locks_repaired; /* locks whose owner had died */
 	uint32_t locks_busy;     /* locks held for over 100 ms by a live owner */

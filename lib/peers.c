@@ -43,7 +43,7 @@ static void unlock_entry(struct chan *ch, unsigned index)
 /*
  * Tell whether another open file description holds the entry's lock.  Our
  * own entry is held through our own description, which never conflicts
- * with itself, so it is answered from the handle.
+ * with itself, so the handle decides for it.
  */
 static bool entry_alive(struct chan *ch, unsigned index)
 {
