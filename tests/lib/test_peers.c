@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "segment.h"
 #include "testutil.h"
 
 /* The user tests switch to in order to have other permissions. */
@@ -443,7 +446,8 @@ START_TEST(track_receivers_died)
 	ASSERT_RET(r, -EPIPE);
 	ck_assert_msg(elapsed_ms < 1000,
 		      "EPIPE came %llu ms after the receiver died, expected "
-		      "within 1000 ms", (unsigned long long)elapsed_ms);
+		      "within 1000 ms",
+		      (unsigned long long)elapsed_ms);
 	ASSERT_RET(chan_info(ch, &info), 0);
 	ASSERT_U64(info.msgs_sent, 1 + (uint64_t)sends);
 	chan_detach(ch);
@@ -509,6 +513,86 @@ START_TEST(track_dead_sender_wakes)
 }
 END_TEST
 
+/*
+ * A stopped sender (SIGSTOP, as under a debugger) is alive: receivers wait
+ * on, and see end-of-channel only once it has died.
+ */
+START_TEST(track_stopped_sender_alive)
+{
+	struct peer_args a = {.flags = CHAN_SENDER};
+	struct chan_peer peers[4];
+	struct chan *ch;
+	size_t count = 0, len;
+	char buf[8];
+	pid_t pid;
+
+	tu_name(a.name, sizeof(a.name), "stopped");
+	ch = create_flags(a.name, CHAN_TRACK_PEERS, CHAN_RECEIVER, 0);
+	pid = spawn_attached(&a);
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+
+	/* Longer than the 500 ms a waiter takes to notice a death. */
+	ASSERT_RET(chan_recv_timeout(ch, buf, sizeof(buf), &len, 1500000000ULL),
+		   -ETIMEDOUT);
+	ASSERT_RET(chan_peers(ch, peers, 4, &count), 0);
+	ASSERT_U64(count, 2);
+	ASSERT_U64(peers[1].pid, pid);
+	ASSERT_U64(peers[1].alive, 1);
+
+	kill_child(pid);
+	ASSERT_RET(chan_recv_timeout(ch, buf, sizeof(buf), &len, 5000000000ULL),
+		   -EPIPE);
+	chan_detach(ch);
+}
+END_TEST
+
+/*
+ * Liveness does not come from PIDs: a dead sender whose entry names a
+ * live process (as when its PID is reused) still counts as gone.
+ */
+START_TEST(track_pid_reuse_ignored)
+{
+	struct peer_args a = {.flags = CHAN_SENDER};
+	struct chan_peer peers[4];
+	char path[PATH_MAX], buf[8];
+	struct chan_attachment entry;
+	struct chan *ch;
+	size_t count = 0, len;
+	off_t offset = -1;
+	pid_t pid;
+	int fd;
+
+	tu_name(a.name, sizeof(a.name), "pidreuse");
+	ch = create_flags(a.name, CHAN_TRACK_PEERS, CHAN_RECEIVER, 0);
+	pid = spawn_attached(&a);
+	kill_child(pid);
+
+	/* Write our own, live, PID into the dead sender's entry. */
+	tu_shm_path(path, sizeof(path), a.name);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	for (unsigned i = 0; i < CHAN_SEG_ATTACH_MAX && offset < 0; i++) {
+		off_t at = CHAN_SEG_ATTACH_OFFSET + i * sizeof(entry);
+
+		ck_assert_int_eq(pread(fd, &entry, sizeof(entry), at),
+				 sizeof(entry));
+		if (entry.state == CHAN_ATTACH_USED && entry.pid == pid)
+			offset = at;
+	}
+	ck_assert_msg(offset >= 0, "no entry of the dead sender %d", (int)pid);
+	entry.pid = getpid();
+	ck_assert_int_eq(pwrite(fd, &entry, sizeof(entry), offset),
+			 sizeof(entry));
+	close(fd);
+
+	ASSERT_RET(chan_recv_timeout(ch, buf, sizeof(buf), &len, 5000000000ULL),
+		   -EPIPE);
+	ASSERT_RET(chan_peers(ch, peers, 4, &count), 0);
+	ASSERT_U64(count, 1);
+	chan_detach(ch);
+}
+END_TEST
+
 static Suite *peers_suite(void)
 {
 	Suite *s = suite_create("peers");
@@ -528,6 +612,8 @@ static Suite *peers_suite(void)
 	tcase_add_test(tc, track_receivers_died);
 	tcase_add_test(tc, track_receivers_died_full);
 	tcase_add_test(tc, track_dead_sender_wakes);
+	tcase_add_test(tc, track_stopped_sender_alive);
+	tcase_add_test(tc, track_pid_reuse_ignored);
 	suite_add_tcase(s, tc);
 	return s;
 }
