@@ -18,6 +18,7 @@
 #define MAX_SENDERS 4  /* senders in the multi-process test */
 #define NAME_LEN    96 /* object names, with room for "/dev/shm/chan." */
 #define ERR_LEN	    320
+#define BATCH_MAX   256 /* messages per chan_send_batch call */
 
 /* Every message starts with this header; the pattern fills the rest. */
 struct msg_hdr {
@@ -110,6 +111,8 @@ struct proc_result {
 	double p50_ns, p99_ns, p999_ns;
 	double cpu_ms;
 	double wall_s;
+	uint64_t vol_switches;	 /* multi: context switches while timed, */
+	uint64_t invol_switches; /* voluntary (sleeps) and involuntary */
 	char err[ERR_LEN];
 };
 
@@ -130,6 +133,7 @@ struct job {
 	size_t nlinks;
 	size_t size;	/* message size in bytes */
 	uint64_t count; /* messages per sender, or round trips */
+	unsigned batch; /* chan: messages per batch call, or 1 */
 	int nsenders;
 	int nprocs;
 	role_fn roles[MAX_PROCS];
@@ -150,6 +154,7 @@ struct config {
 	double idle_s;	  /* idle test window */
 	double timeout_s; /* a measurement that runs longer has hung */
 	uint64_t capacity;
+	uint64_t batch; /* --batch: messages per chan batch call */
 	uint64_t corrupt_seq;
 	int cpus[256];
 	int ncpus;
@@ -185,14 +190,16 @@ enum test_kind {
 
 /*
  * One figure measured over several passes.  values[p] is pass p:
- * messages per second for throughput and multi, or the p50, p99 and
- * p99.9 round trip in microseconds for latency.
+ * messages per second for throughput; for multi, that and the voluntary
+ * and involuntary context switches of all processes per 1000 messages;
+ * or the p50, p99 and p99.9 round trip in microseconds for latency.
  */
 struct series {
 	enum test_kind kind;
 	const struct transport *t;
 	size_t size;
 	int pairs;	/* multi: senders, and as many receivers */
+	unsigned batch; /* chan: messages per batch call, or 1 */
 	uint64_t count; /* messages (in all) or round trips per pass */
 	unsigned npasses;
 	double values[MAX_PASSES][3];
@@ -207,6 +214,9 @@ struct idle_result {
 	double cpu_ms_per_s;
 };
 
+/* A transport's name in the output: "chan-batch32" for chan in batches. */
+const char *transport_row_name(const struct transport *t, unsigned batch,
+			       char *buf, size_t size);
 int series_calibrate(struct series *se);
 int series_pass(struct series *se);
 void series_finish(struct series *se);

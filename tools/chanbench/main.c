@@ -29,6 +29,7 @@
 struct config cfg = {
     .pin = true,
     .capacity = CHAN_CAPACITY_DEFAULT,
+    .batch = 1,
     .corrupt_seq = UINT64_MAX,
 };
 
@@ -67,6 +68,11 @@ static void usage(FILE *f)
 	      "                     (default: 5, or 3 with --quick)\n"
 	      "      --capacity N   slots of chan and the SPSC ring\n"
 	      "                     (default: 256)\n"
+	      "      --batch N      also run chan with chan_send_batch and\n"
+	      "                     chan_recv_batch, N messages per call, in\n"
+	      "                     the throughput and multi tests, as rows\n"
+	      "                     chan-batchN (1 to 256; default: 1, which\n"
+	      "                     adds no rows)\n"
 	      "      --no-pin       let the scheduler place the processes\n"
 	      "      --timeout SEC  kill a measurement that runs longer\n"
 	      "                     (default: 120)\n"
@@ -236,6 +242,7 @@ enum {
 	OPT_TESTS,
 	OPT_PASSES,
 	OPT_CAPACITY,
+	OPT_BATCH,
 	OPT_NO_PIN,
 	OPT_TIMEOUT,
 	OPT_CORRUPT,
@@ -250,6 +257,7 @@ static const struct option long_options[] = {
     {"tests", required_argument, NULL, OPT_TESTS},
     {"passes", required_argument, NULL, OPT_PASSES},
     {"capacity", required_argument, NULL, OPT_CAPACITY},
+    {"batch", required_argument, NULL, OPT_BATCH},
     {"no-pin", no_argument, NULL, OPT_NO_PIN},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"corrupt", required_argument, NULL, OPT_CORRUPT},
@@ -281,6 +289,9 @@ static int parse_option(int opt, struct plan *plan, uint64_t *passes,
 	case OPT_CAPACITY:
 		return parse_number_option("--capacity", optarg, 1,
 					   CHAN_CAPACITY_MAX, &cfg.capacity);
+	case OPT_BATCH:
+		return parse_number_option("--batch", optarg, 1, BATCH_MAX,
+					   &cfg.batch);
 	case OPT_NO_PIN:
 		cfg.pin = false;
 		return 0;
@@ -425,6 +436,7 @@ static void add_facts(struct report *rep)
 	describe_pinning(buf, sizeof(buf));
 	report_fact_text(rep, "pinning", "pinning", buf);
 	report_fact_number(rep, "capacity", "capacity", (double)cfg.capacity);
+	report_fact_number(rep, "batch", "chan batch", (double)cfg.batch);
 	snprintf(buf, sizeof(buf), "msg_max %ld, msgsize_max %ld",
 		 cfg.mq_msg_max, cfg.mq_msgsize_max);
 	report_fact_text(rep, "mq_limits", "mq limits", buf);
@@ -437,8 +449,10 @@ static void add_facts(struct report *rep)
 /* Results kept for the ratios and the target checks. */
 struct results {
 	struct series thr[16][MAX_SIZES];
+	struct series thr_batch[MAX_SIZES]; /* chan in batches of cfg.batch */
 	struct series lat[16];
 	struct series multi[3][MAX_SIZES];
+	struct series multi_batch[3][MAX_SIZES];
 	size_t multi_sizes[MAX_SIZES];
 	size_t nmulti_sizes;
 	struct idle_result idle[2];
@@ -490,8 +504,11 @@ static void throughput_row(struct table *t, const struct series *se,
 			   const struct series *chan, const char *skipped)
 {
 	size_t row = table_add_row(t);
+	char name[32];
 
-	table_set_text(t, row, 0, se->t->name);
+	table_set_text(
+	    t, row, 0,
+	    transport_row_name(se->t, se->batch, name, sizeof(name)));
 	table_set_number(t, row, 1, (double)se->size);
 	if (!se->done) {
 		table_set_text(t, row, 6, skipped);
@@ -506,6 +523,15 @@ static void throughput_row(struct table *t, const struct series *se,
 				 ratio(chan->median[0], se->median[0]));
 }
 
+static bool batching(const struct plan *plan)
+{
+	return cfg.batch > 1 && plan->use[0];
+}
+
+/*
+ * The batched chan series is listed before chan's own, so that it runs
+ * first in each pass, and with --corrupt it is the one that reports.
+ */
 static int run_throughput(const struct plan *plan, struct report *rep,
 			  struct results *res)
 {
@@ -514,10 +540,17 @@ static int run_throughput(const struct plan *plan, struct report *rep,
 			 "Streaming throughput, one sender and one receiver",
 			 thr_columns, 7);
 	char skipped[16][MAX_SIZES][160] = {{{0}}};
-	struct series *list[16 * MAX_SIZES];
+	struct series *list[17 * MAX_SIZES];
 	size_t n = 0;
 
 	for (size_t s = 0; s < plan->nsizes; s++) {
+		res->thr_batch[s] =
+		    (struct series){.kind = TEST_THROUGHPUT,
+				    .t = transports[0],
+				    .size = plan->sizes[s],
+				    .batch = (unsigned)cfg.batch};
+		if (batching(plan))
+			list[n++] = &res->thr_batch[s];
 		for (size_t i = 0; i < transport_count; i++) {
 			struct series *se = &res->thr[i][s];
 			char *why = skipped[i][s];
@@ -541,6 +574,9 @@ static int run_throughput(const struct plan *plan, struct report *rep,
 			if (plan->use[i])
 				throughput_row(t, &res->thr[i][s],
 					       &res->thr[0][s], skipped[i][s]);
+			if (i == 0 && batching(plan))
+				throughput_row(t, &res->thr_batch[s],
+					       &res->thr[0][s], "");
 		}
 	}
 	return 0;
@@ -600,22 +636,51 @@ static int run_latency(const struct plan *plan, struct report *rep,
 }
 
 static const struct column multi_columns[] = {
+    {"transport", "transport", 0},
     {"layout", "senders x receivers", 0},
     {"size", "size B", 0},
     {"messages", "messages", 0},
     {"mmsgs_per_s", "M msg/s", 3},
     {"mb_per_s", "MB/s", 0},
     {"ratio_to_1x1", "this/1x1", 2},
+    {"vol_switches_per_kmsg", "sleeps/1k msgs", 1},
+    {"invol_switches_per_kmsg", "preempts/1k msgs", 1},
 };
 
+static void multi_rows(struct table *t, struct series (*layouts)[MAX_SIZES],
+		       size_t s)
+{
+	for (size_t l = 0; l < 3; l++) {
+		const struct series *se = &layouts[l][s];
+		size_t row = table_add_row(t);
+		char name[32], layout[16];
+
+		snprintf(layout, sizeof(layout), "%dx%d", se->pairs, se->pairs);
+		table_set_text(
+		    t, row, 0,
+		    transport_row_name(se->t, se->batch, name, sizeof(name)));
+		table_set_text(t, row, 1, layout);
+		table_set_number(t, row, 2, (double)se->size);
+		table_set_number(t, row, 3, (double)se->count);
+		table_set_number(t, row, 4, timed(se->median[0] / 1e6));
+		table_set_number(t, row, 5,
+				 timed(se->median[0] * (double)se->size / 1e6));
+		table_set_number(t, row, 6,
+				 ratio(se->median[0], layouts[0][s].median[0]));
+		table_set_number(t, row, 7, timed(se->median[1]));
+		table_set_number(t, row, 8, timed(se->median[2]));
+	}
+}
+
+/* As in run_throughput(), the batched series run first in each pass. */
 static int run_multi(const struct plan *plan, struct report *rep,
 		     struct results *res)
 {
 	struct table *t = report_table(
 	    rep, "multi",
 	    "chan with several senders and receivers on one channel, total",
-	    multi_columns, 6);
-	struct series *list[3 * MAX_SIZES];
+	    multi_columns, 9);
+	struct series *list[6 * MAX_SIZES];
 	size_t n = 0;
 
 	res->nmulti_sizes = plan->sizes_given ? plan->nsizes : 2;
@@ -624,12 +689,18 @@ static int run_multi(const struct plan *plan, struct report *rep,
 	       res->nmulti_sizes * sizeof(size_t));
 	for (size_t s = 0; s < res->nmulti_sizes; s++) {
 		for (size_t l = 0; l < 3; l++) {
-			res->multi[l][s] = (struct series){
+			struct series se = {
 			    .kind = TEST_MULTI,
 			    .t = transports[0],
 			    .size = res->multi_sizes[s],
 			    .pairs = multi_layouts[l],
 			};
+
+			res->multi[l][s] = se;
+			se.batch = (unsigned)cfg.batch;
+			res->multi_batch[l][s] = se;
+			if (batching(plan))
+				list[n++] = &res->multi_batch[l][s];
 			list[n++] = &res->multi[l][s];
 		}
 	}
@@ -637,24 +708,9 @@ static int run_multi(const struct plan *plan, struct report *rep,
 		return -1;
 
 	for (size_t s = 0; s < res->nmulti_sizes; s++) {
-		for (size_t l = 0; l < 3; l++) {
-			const struct series *se = &res->multi[l][s];
-			size_t row = table_add_row(t);
-			char layout[16];
-
-			snprintf(layout, sizeof(layout), "%dx%d", se->pairs,
-				 se->pairs);
-			table_set_text(t, row, 0, layout);
-			table_set_number(t, row, 1, (double)se->size);
-			table_set_number(t, row, 2, (double)se->count);
-			table_set_number(t, row, 3, timed(se->median[0] / 1e6));
-			table_set_number(
-			    t, row, 4,
-			    timed(se->median[0] * (double)se->size / 1e6));
-			table_set_number(
-			    t, row, 5,
-			    ratio(se->median[0], res->multi[0][s].median[0]));
-		}
+		multi_rows(t, res->multi, s);
+		if (batching(plan))
+			multi_rows(t, res->multi_batch, s);
 	}
 	return 0;
 }
@@ -801,6 +857,20 @@ static void add_notes(struct report *rep, const struct plan *plan)
 	if (plan->idle)
 		report_note(rep, "the idle figures come from one window each, "
 				 "measured with getrusage in the receiver");
+	if (plan->multi && plan->use[0])
+		report_note(rep,
+			    "sleeps and preempts per 1k msgs are the "
+			    "voluntary and involuntary context switches "
+			    "of all processes while timed, from getrusage");
+	if (batching(plan) && (plan->throughput || plan->multi))
+		report_note(rep,
+			    "chan-batch%u rows: chan_send_batch with %u "
+			    "messages per call and chan_recv_batch with room "
+			    "for %u, every message still verified; this/1x1 "
+			    "compares with the 1x1 row of the same transport; "
+			    "the targets use the chan rows",
+			    (unsigned)cfg.batch, (unsigned)cfg.batch,
+			    (unsigned)cfg.batch);
 #ifdef CHANBENCH_FAULT_INJECTION
 	report_note(rep, "libchan was built with CHAN_FAULT_INJECTION, which "
 			 "reads the environment at each fault point: its "

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "bench.h"
@@ -115,61 +116,206 @@ static int recv_one(struct job *job, struct endpoint *ep, void *buf,
 	return check_one(job, buf, len, seq, sender, res);
 }
 
+/* Batches ----------------------------------------------------------------- */
+
+/*
+ * Room for job->batch messages, with the iovecs of chan_send_batch() and
+ * the lengths of chan_recv_batch().  A job that does not batch has a
+ * batch of one, used one message at a time through the transport.
+ */
+struct batch {
+	uint8_t *data;
+	struct iovec *iov;
+	size_t *lens;
+};
+
+static void batch_free(struct batch *b)
+{
+	free(b->data);
+	free(b->iov);
+	free(b->lens);
+	memset(b, 0, sizeof(*b));
+}
+
+static int batch_alloc(struct job *job, struct batch *b,
+		       struct proc_result *res)
+{
+	size_t n = job->batch;
+
+	memset(b, 0, sizeof(*b));
+	b->data = alloc_buffer(n * job->size, res);
+	if (b->data != NULL)
+		b->iov = alloc_buffer(n * sizeof(*b->iov), res);
+	if (b->iov != NULL)
+		b->lens = alloc_buffer(n * sizeof(*b->lens), res);
+	if (b->lens == NULL) {
+		batch_free(b);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		b->iov[i].iov_base = b->data + i * job->size;
+		b->iov[i].iov_len = job->size;
+	}
+	return 0;
+}
+
+/* Send messages seq to seq + n - 1 with one chan_send_batch() call. */
+static int send_batch(struct job *job, struct endpoint *ep, struct batch *b,
+		      uint64_t seq, size_t n, uint32_t sender,
+		      struct proc_result *res)
+{
+	size_t sent = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		make_message(job, b->iov[i].iov_base, seq + i, sender);
+	r = chan_send_batch(ep->ch, b->iov, n, &sent, CHAN_TIMEOUT_INFINITE);
+	if (r < 0) {
+		fail(res,
+		     "sending messages %" PRIu64 " to %" PRIu64
+		     " failed after %zu of them: %s",
+		     seq, seq + n - 1, sent, chan_strerror(r));
+	} else if (sent != n) {
+		fail(res,
+		     "chan_send_batch of messages %" PRIu64 " to %" PRIu64
+		     " returned 0 but sent %zu of %zu",
+		     seq, seq + n - 1, sent, n);
+		r = -EIO;
+	}
+	return r;
+}
+
+/*
+ * Send messages 0 to job->count - 1 as sender: one at a time through the
+ * transport, or job->batch at a time with chan_send_batch().
+ */
+static int send_all(struct job *job, struct endpoint *ep, struct batch *b,
+		    uint32_t sender, struct proc_result *res)
+{
+	uint64_t seq = 0;
+	int r = 0;
+
+	while (seq < job->count && r == 0) {
+		uint64_t n = job->count - seq;
+
+		if (n > job->batch)
+			n = job->batch;
+		if (job->batch == 1)
+			r = send_one(job, ep, b->data, seq, sender, res);
+		else
+			r = send_batch(job, ep, b, seq, (size_t)n, sender, res);
+		seq += n;
+	}
+	return r;
+}
+
+/*
+ * Take what is queued, up to job->batch messages, into b, and store the
+ * number taken in *ret_count.  A batch of one is a plain chan_recv().
+ */
+static int recv_some(struct job *job, struct endpoint *ep, struct batch *b,
+		     size_t *ret_count)
+{
+	int r;
+
+	if (job->batch == 1) {
+		r = chan_recv(ep->ch, b->data, job->size, &b->lens[0]);
+		*ret_count = r == 0 ? 1 : 0;
+		return r;
+	}
+	return chan_recv_batch(ep->ch, b->data, job->batch * job->size, b->lens,
+			       job->batch, ret_count, CHAN_TIMEOUT_INFINITE);
+}
+
+/* Receive and check messages 0 to job->count - 1 from sender 0. */
+static int recv_all(struct job *job, struct endpoint *ep, struct batch *b,
+		    struct proc_result *res)
+{
+	uint64_t seq = 0;
+	int r = 0;
+
+	if (job->batch == 1) {
+		for (; seq < job->count && r == 0; seq++)
+			r = recv_one(job, ep, b->data, seq, 0, res);
+		return r;
+	}
+	while (seq < job->count && r == 0) {
+		const uint8_t *msg = b->data;
+		size_t got = 0;
+
+		r = recv_some(job, ep, b, &got);
+		if (r < 0)
+			fail(res, "receiving message %" PRIu64 " failed: %s",
+			     seq, chan_strerror(r));
+		for (size_t i = 0; i < got && r == 0; i++) {
+			r = check_one(job, msg, b->lens[i], seq++, 0, res);
+			msg += b->lens[i];
+		}
+	}
+	return r;
+}
+
 /* Streaming throughput ---------------------------------------------------- */
 
 static int role_stream_send(struct job *job, int index, struct proc_result *res)
 {
 	struct endpoint ep;
-	uint8_t *buf;
+	struct batch b;
 	int r = -1;
 
 	(void)index;
-	buf = alloc_buffer(job->size, res);
-	if (buf == NULL || open_end(job, 0, true, &ep, res) < 0)
+	if (batch_alloc(job, &b, res) < 0 ||
+	    open_end(job, 0, true, &ep, res) < 0)
 		goto out;
 	job_barrier(job);
 	res->t_start_ns = now_ns();
-	for (uint64_t seq = 0; seq < job->count; seq++) {
-		r = send_one(job, &ep, buf, seq, 0, res);
-		if (r < 0)
-			break;
-	}
+	r = send_all(job, &ep, &b, 0, res);
 	ep.link->t->close(&ep);
 out:
-	free(buf);
+	batch_free(&b);
 	return r;
 }
 
 static int role_stream_recv(struct job *job, int index, struct proc_result *res)
 {
 	struct endpoint ep;
-	uint8_t *buf;
+	struct batch b;
 	int r = -1;
 
 	(void)index;
-	buf = alloc_buffer(job->size, res);
-	if (buf == NULL || open_end(job, 0, false, &ep, res) < 0)
+	if (batch_alloc(job, &b, res) < 0 ||
+	    open_end(job, 0, false, &ep, res) < 0)
 		goto out;
 	job_barrier(job);
-	for (uint64_t seq = 0; seq < job->count; seq++) {
-		r = recv_one(job, &ep, buf, seq, 0, res);
-		if (r < 0)
-			break;
-	}
+	r = recv_all(job, &ep, &b, res);
 	res->t_end_ns = now_ns();
 	ep.link->t->close(&ep);
 out:
-	free(buf);
+	batch_free(&b);
 	return r;
 }
 
-static void job_init(struct job *job, const struct transport *t, size_t size,
-		     const char *test)
+const char *transport_row_name(const struct transport *t, unsigned batch,
+			       char *buf, size_t size)
 {
+	if (batch <= 1)
+		return t->name;
+	snprintf(buf, size, "%s-batch%u", t->name, batch);
+	return buf;
+}
+
+/* Only chan runs in batches, so other transports get a batch of 0 or 1. */
+static void job_init(struct job *job, const struct transport *t, unsigned batch,
+		     size_t size, const char *test)
+{
+	char name[32];
+
 	memset(job, 0, sizeof(*job));
 	job->t = t;
+	job->batch = batch > 1 ? batch : 1;
 	job->size = size;
-	snprintf(job->what, sizeof(job->what), "%s %zu B %s", t->name, size,
+	snprintf(job->what, sizeof(job->what), "%s %zu B %s",
+		 transport_row_name(t, job->batch, name, sizeof(name)), size,
 		 test);
 }
 
@@ -204,13 +350,12 @@ static double seconds(int64_t ns)
 	return ns > 0 ? (double)ns / 1e9 : 1e-9;
 }
 
-static int run_stream(const struct transport *t, size_t size, uint64_t count,
-		      double *ret_rate)
+static int run_stream(const struct series *se, uint64_t count, double *ret_rate)
 {
 	struct job job;
 	int r;
 
-	job_init(&job, t, size, "throughput");
+	job_init(&job, se->t, se->batch, se->size, "throughput");
 	job.count = count;
 	job.nprocs = 2;
 	job.roles[0] = role_stream_send;
@@ -355,7 +500,7 @@ static int run_latency(const struct transport *t, size_t size, uint64_t count,
 	struct job job;
 	int r;
 
-	job_init(&job, t, size, "round trip");
+	job_init(&job, t, 1, size, "round trip");
 	job.count = count;
 	job.nprocs = 2;
 	job.roles[0] = role_ping;
@@ -372,6 +517,26 @@ static int run_latency(const struct transport *t, size_t size, uint64_t count,
 
 /* Several senders and receivers on one channel ---------------------------- */
 
+/* Store this process's voluntary and involuntary switches in ret[0], ret[1]. */
+static void switches_now(uint64_t ret[2])
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	ret[0] = (uint64_t)ru.ru_nvcsw;
+	ret[1] = (uint64_t)ru.ru_nivcsw;
+}
+
+/* Store in res the context switches made since switches_now(start). */
+static void switches_since(const uint64_t start[2], struct proc_result *res)
+{
+	uint64_t now[2];
+
+	switches_now(now);
+	res->vol_switches = now[0] - start[0];
+	res->invol_switches = now[1] - start[1];
+}
+
 /*
  * Each sender sends job->count messages numbered from 0, and the last one
  * to finish closes the channel, so that each receiver stops at -EPIPE once
@@ -379,20 +544,19 @@ static int run_latency(const struct transport *t, size_t size, uint64_t count,
  */
 static int role_multi_send(struct job *job, int index, struct proc_result *res)
 {
+	uint64_t switches[2];
 	struct endpoint ep;
-	uint8_t *buf;
+	struct batch b;
 	int r = -1;
 
-	buf = alloc_buffer(job->size, res);
-	if (buf == NULL || open_end(job, 0, true, &ep, res) < 0)
+	if (batch_alloc(job, &b, res) < 0 ||
+	    open_end(job, 0, true, &ep, res) < 0)
 		goto out;
 	job_barrier(job);
 	res->t_start_ns = now_ns();
-	for (uint64_t seq = 0; seq < job->count; seq++) {
-		r = send_one(job, &ep, buf, seq, (uint32_t)index, res);
-		if (r < 0)
-			break;
-	}
+	switches_now(switches);
+	r = send_all(job, &ep, &b, (uint32_t)index, res);
+	switches_since(switches, res);
 	if (r == 0 &&
 	    __atomic_add_fetch(&job->ctl->senders_done, 1, __ATOMIC_ACQ_REL) ==
 		(uint32_t)job->nsenders) {
@@ -402,7 +566,7 @@ static int role_multi_send(struct job *job, int index, struct proc_result *res)
 	}
 	ep.link->t->close(&ep);
 out:
-	free(buf);
+	batch_free(&b);
 	return r;
 }
 
@@ -449,22 +613,25 @@ static int take_multi(struct job *job, const void *buf, size_t len,
 
 static int role_multi_recv(struct job *job, int index, struct proc_result *res)
 {
-	uint64_t last[MAX_SENDERS] = {0};
+	uint64_t last[MAX_SENDERS] = {0}, switches[2];
 	struct endpoint ep;
-	uint8_t *buf;
+	struct batch b;
 	int r = -1;
 
 	(void)index;
-	buf = alloc_buffer(job->size, res);
-	if (buf == NULL || open_end(job, 0, false, &ep, res) < 0)
+	if (batch_alloc(job, &b, res) < 0 ||
+	    open_end(job, 0, false, &ep, res) < 0)
 		goto out;
 	job_barrier(job);
+	switches_now(switches);
 	for (;;) {
-		size_t len = 0;
+		const uint8_t *msg = b.data;
+		size_t got = 0;
 
-		r = chan_recv(ep.ch, buf, job->size, &len);
+		r = recv_some(job, &ep, &b, &got);
 		if (r == -EPIPE) {
 			res->t_end_ns = now_ns();
+			switches_since(switches, res);
 			r = 0;
 			break;
 		}
@@ -473,13 +640,16 @@ static int role_multi_recv(struct job *job, int index, struct proc_result *res)
 			     res->count, chan_strerror(r));
 			break;
 		}
-		r = take_multi(job, buf, len, last, res);
+		for (size_t i = 0; i < got && r == 0; i++) {
+			r = take_multi(job, msg, b.lens[i], last, res);
+			msg += b.lens[i];
+		}
 		if (r < 0)
 			break;
 	}
 	ep.link->t->close(&ep);
 out:
-	free(buf);
+	batch_free(&b);
 	return r;
 }
 
@@ -516,15 +686,22 @@ static int check_multi(const struct job *job)
 	return 0;
 }
 
-static int run_multi(int pairs, size_t size, uint64_t total, double *ret_rate)
+/*
+ * Run the multi test once, and store in ret the rate in messages per
+ * second and the context switches of all processes per 1000 messages,
+ * voluntary and involuntary, while they were timed.
+ */
+static int run_multi(const struct series *se, uint64_t total, double ret[3])
 {
+	uint64_t vol = 0, invol = 0, msgs;
 	int64_t start = INT64_MAX, end = 0;
+	int pairs = se->pairs;
+	char layout[16];
 	struct job job;
 	int r;
 
-	job_init(&job, transports[0], size, "");
-	snprintf(job.what, sizeof(job.what), "chan %zu B %dx%d", size, pairs,
-		 pairs);
+	snprintf(layout, sizeof(layout), "%dx%d", pairs, pairs);
+	job_init(&job, se->t, se->batch, se->size, layout);
 	job.count = total / (uint64_t)pairs;
 	job.nsenders = pairs;
 	job.nprocs = 2 * pairs;
@@ -546,9 +723,13 @@ static int run_multi(int pairs, size_t size, uint64_t total, double *ret_rate)
 			start = res->t_start_ns;
 		if (i >= pairs && res->t_end_ns > end)
 			end = res->t_end_ns;
+		vol += res->vol_switches;
+		invol += res->invol_switches;
 	}
-	*ret_rate =
-	    (double)(job.count * (uint64_t)pairs) / seconds(end - start);
+	msgs = job.count * (uint64_t)pairs;
+	ret[0] = (double)msgs / seconds(end - start);
+	ret[1] = (double)vol * 1000 / (double)msgs;
+	ret[2] = (double)invol * 1000 / (double)msgs;
 	return 0;
 }
 
@@ -558,11 +739,11 @@ static int run_multi(int pairs, size_t size, uint64_t total, double *ret_rate)
 static int warm_up(struct series *se, uint64_t n, double *ret_seconds)
 {
 	struct proc_result res;
-	double rate = 0;
+	double rate = 0, multi[3];
 
 	switch (se->kind) {
 	case TEST_THROUGHPUT:
-		if (run_stream(se->t, se->size, n, &rate) < 0)
+		if (run_stream(se, n, &rate) < 0)
 			return -1;
 		break;
 	case TEST_LATENCY:
@@ -571,8 +752,9 @@ static int warm_up(struct series *se, uint64_t n, double *ret_seconds)
 		rate = (double)n / seconds(res.t_end_ns - res.t_start_ns);
 		break;
 	case TEST_MULTI:
-		if (run_multi(se->pairs, se->size, n, &rate) < 0)
+		if (run_multi(se, n, multi) < 0)
 			return -1;
+		rate = multi[0];
 		break;
 	}
 	*ret_seconds = rate > 0 ? (double)n / rate : 1;
@@ -613,7 +795,7 @@ int series_pass(struct series *se)
 
 	switch (se->kind) {
 	case TEST_THROUGHPUT:
-		if (run_stream(se->t, se->size, se->count, &v[0]) < 0)
+		if (run_stream(se, se->count, &v[0]) < 0)
 			return -1;
 		break;
 	case TEST_LATENCY:
@@ -624,7 +806,7 @@ int series_pass(struct series *se)
 		v[2] = res.p999_ns / 1e3;
 		break;
 	case TEST_MULTI:
-		if (run_multi(se->pairs, se->size, se->count, &v[0]) < 0)
+		if (run_multi(se, se->count, v) < 0)
 			return -1;
 		break;
 	}
@@ -734,7 +916,7 @@ int measure_idle(bool after_burst, struct idle_result *ret)
 	struct job job;
 	int r;
 
-	job_init(&job, transports[0], 64,
+	job_init(&job, transports[0], 1, 64,
 		 after_burst ? "idle after a burst" : "idle receiver");
 	job.idle_s = cfg.idle_s;
 	job.parent = parent_idle;
