@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Checks of chanbench that need no timing: a smoke run with its cleanup,
-# detection of corrupted messages, cleanup on SIGTERM, JSON output and
-# usage errors.  Usage: bench_test.sh CASE PATH-TO-CHANBENCH
+# detection of corrupted messages, cleanup on SIGTERM, chan in batches,
+# JSON output and usage errors.  Usage: bench_test.sh CASE PATH-TO-CHANBENCH
 set -u
 
 case_name=$1
@@ -81,6 +81,40 @@ sigterm)
 	[ "$rc" -eq 143 ] || die "exit status $rc after SIGTERM, expected 143"
 	grep -q "interrupted" "$tmp/err" || die "no message about the interruption"
 	check_no_objects "$pid"
+	;;
+batch)
+	# chan in batches of 16: every check passes and nothing is left.
+	"$bench" --smoke --batch 16 >"$tmp/out" 2>"$tmp/err" ||
+		die "chanbench --smoke --batch 16 exited with $?: $(cat "$tmp/err")"
+	pid=$(objects_pid "$tmp/out")
+	[ -n "$pid" ] || die "no objects line in the output"
+	check_no_objects "$pid"
+	grep -q "^chan batch  *16$" "$tmp/out" || die "no 'chan batch 16' line"
+	# 3 throughput rows and 2 sizes x 3 layouts of the multi test.
+	rows=$(grep -c "^chan-batch16  " "$tmp/out")
+	[ "$rows" -eq 9 ] || die "$rows chan-batch16 rows, expected 9"
+	for layout in 1x1 2x2 4x4; do
+		grep -q "^chan-batch16  *$layout  *1024  *$((64 * ${layout%x*})) " \
+			"$tmp/out" || die "no chan-batch16 $layout row at 1024 B"
+	done
+	# The batched receivers verify: a spoiled message fails the run.
+	"$bench" --smoke --batch 16 --only chan --tests throughput \
+		--corrupt 5 >"$tmp/out" 2>"$tmp/err"
+	[ $? -eq 1 ] || die "throughput: a corrupt message did not fail the run"
+	grep -q "^chanbench: chan-batch16 64 B throughput: message 5: payload word" \
+		"$tmp/err" || die "throughput: no error naming message 5: $(cat "$tmp/err")"
+	"$bench" --smoke --batch 16 --tests multi --corrupt 3 \
+		>"$tmp/out" 2>"$tmp/err"
+	[ $? -eq 1 ] || die "multi: a corrupt message did not fail the run"
+	grep -q "^chanbench: chan-batch16 64 B 1x1: .*sequence number 3 from sender 0" \
+		"$tmp/err" || die "multi: no error naming message 3: $(cat "$tmp/err")"
+	pid=$(sed -n 's/.*objects named chanbench-\([0-9]*\)-\*$/\1/p' "$tmp/err")
+	[ -n "$pid" ] || die "multi: no object prefix on stderr"
+	check_no_objects "$pid"
+	"$bench" --batch 257 >"$tmp/out" 2>"$tmp/err"
+	[ $? -eq 2 ] || die "--batch 257 did not exit with status 2"
+	grep -q "invalid value '257' for --batch" "$tmp/err" ||
+		die "no error naming the batch: $(cat "$tmp/err")"
 	;;
 json)
 	"$bench" --smoke --json >"$tmp/out" 2>"$tmp/err" ||
