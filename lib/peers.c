@@ -133,9 +133,14 @@ static void fill_entry(struct chan *ch, unsigned index, uint32_t roles)
 	ch->roles = roles;
 }
 
+static unsigned reap_dead(struct chan *ch);
+
 /*
  * Claim a free entry, or one whose owner died.  Free entries are tried
- * first; the lock, not the state word, decides who gets an entry.
+ * first; the lock, not the state word, decides who gets an entry.  Each
+ * claim also reaps the entries of processes that died since, so that
+ * their waiter counts, which make every send and receive wake a futex,
+ * do not pile up on a channel that nobody supervises.
  */
 int chan__attachment_claim(struct chan *ch, uint32_t roles)
 {
@@ -149,6 +154,7 @@ int chan__attachment_claim(struct chan *ch, uint32_t roles)
 			if (!try_lock_entry(ch, i))
 				continue;
 			fill_entry(ch, i, roles);
+			reap_dead(ch);
 			if (ch->flags & CHAN_TRACK_PEERS)
 				wake_all(ch);
 			return 0;

@@ -107,6 +107,8 @@ static int wait_locked(struct chan *ch, enum chan_side side,
 	add_seq_cst(target->waiters, -1);
 	if (r == -EINTR || interrupted(ch, target))
 		return return_interrupted(ch);
+	if (chan__segment_shrunk(ch))
+		return -EBADMSG;
 
 	/*
 	 * Even after a timeout, look once more: a call that can complete
@@ -242,6 +244,10 @@ static int64_t send_begin(struct chan *ch, const struct chan_deadline *d,
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
 
 	for (;;) {
+		if (chan__guard_faulted(ch->guard)) {
+			r = -EBADMSG;
+			break;
+		}
 		if (load_acquire(&seg->closed) || receivers_gone(ch)) {
 			r = -EPIPE;
 			break;
@@ -417,6 +423,10 @@ static int64_t recv_begin(struct chan *ch, const struct chan_deadline *d,
 		return r == -ETIMEDOUT && d->immediate ? -EAGAIN : r;
 
 	for (;;) {
+		if (chan__guard_faulted(ch->guard)) {
+			r = -EBADMSG;
+			break;
+		}
 		head = load_relaxed(&seg->head);
 		queued = queued_messages(ch, head);
 		if (queued != 0) {
@@ -572,11 +582,15 @@ static int send_batch_deadline(struct chan *ch, const struct iovec *msgs,
 	size_t sent = 0;
 	uint64_t tail = 0;
 	int64_t space;
-	int r = check_handle(ch);
+	int r;
 
+	if (ret_sent == NULL)
+		return -EINVAL;
+	*ret_sent = 0;
+	r = check_handle(ch);
 	if (r < 0)
 		return r;
-	if (ret_sent == NULL || (msgs == NULL && count > 0))
+	if (msgs == NULL && count > 0)
 		return -EINVAL;
 	for (size_t i = 0; i < count; i++) {
 		if (msgs[i].iov_base == NULL && msgs[i].iov_len > 0)

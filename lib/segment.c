@@ -187,6 +187,38 @@ static int attach_fd(const char *name, int fd, bool read_only, uid_t owner,
 }
 
 /*
+ * Tell whether the segment file is now smaller than the mapping.  A waiter
+ * that touches only the header would not fault on a truncated file, so it
+ * looks after each sleep; the SIGBUS guard catches the other cases.
+ */
+bool chan__segment_shrunk(struct chan *ch)
+{
+	struct stat st;
+
+	if (fstat(ch->fd, &st) < 0 || (uint64_t)st.st_size >= ch->map_size)
+		return false;
+	chan__guard_mark_faulted(ch->guard);
+	return true;
+}
+
+/*
+ * Move a new descriptor of a segment above 0, 1 and 2.  A program started
+ * with standard output closed gets the segment as descriptor 1 otherwise,
+ * and its next printf writes over the channel.  Returns the descriptor or
+ * a negative errno; fd is closed either way when it moved.
+ */
+static int move_above_stdio(int fd)
+{
+	int moved;
+
+	if (fd > STDERR_FILENO)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	close(fd);
+	return moved < 0 ? -errno : moved;
+}
+
+/*
  * Map the errors of opening something that is not a regular file (a
  * symbolic link, a directory, a socket) to "not a chan segment".
  */
@@ -239,6 +271,9 @@ int chan_open_owned(const char *name, uint32_t flags, uid_t owner,
 			    O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return open_error(errno);
+	fd = move_above_stdio(fd);
+	if (fd < 0)
+		return fd;
 
 	r = attach_fd(name, fd, read_only, owner, &ch);
 	if (r < 0) {
@@ -319,8 +354,10 @@ static int open_unnamed(const char *dir, char *tmp_path, size_t size)
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
 	tmp_path[0] = '\0';
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
-		return fd >= 0 ? fd : -errno;
+	if (fd >= 0)
+		return move_above_stdio(fd);
+	if (errno != EOPNOTSUPP && errno != EISDIR)
+		return -errno;
 
 	/* No O_TMPFILE: a hidden name outside the channel namespace. */
 	for (int attempt = 0; attempt < 100; attempt++) {
@@ -334,6 +371,11 @@ static int open_unnamed(const char *dir, char *tmp_path, size_t size)
 	if (fd < 0) {
 		tmp_path[0] = '\0';
 		return -errno;
+	}
+	fd = move_above_stdio(fd);
+	if (fd < 0) {
+		unlink(tmp_path);
+		tmp_path[0] = '\0';
 	}
 	return fd;
 }
@@ -495,7 +537,7 @@ int chan_create(const char *name, const struct chan_params *params,
 
 	if (ret == NULL || chan_name_validate(name) < 0)
 		return -EINVAL;
-	if ((p.mode & ~07777u) != 0 ||
+	if ((p.mode & ~0777u) != 0 ||
 	    (p.flags & ~(uint32_t)(CHAN_EXIST_OK | CHAN_TRACK_PEERS)) ||
 	    (p.roles & ~(uint32_t)(CHAN_SENDER | CHAN_RECEIVER)))
 		return -EINVAL;

@@ -233,6 +233,9 @@ void chan__waiting(struct chan *ch, uint32_t role, int delta);
 void chan__peer_counts(struct chan *ch, uint32_t *attachments,
 		       uint32_t *senders, uint32_t *receivers);
 
+/* Tell whether the file shrank below the mapping; marks the handle. */
+bool chan__segment_shrunk(struct chan *ch);
+
 /* Compute slot_size and segment_size for a geometry; -EINVAL if too big. */
 int chan__geometry(uint64_t capacity, uint64_t max_msg_size,
 		   uint64_t *ret_slot_size, uint64_t *ret_segment_size);

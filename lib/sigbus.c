@@ -150,6 +150,12 @@ void chan__guard_remove(struct chan_guard *guard)
 	__atomic_store_n(&guard->claimed, 0, __ATOMIC_RELEASE);
 }
 
+void chan__guard_mark_faulted(struct chan_guard *guard)
+{
+	if (guard != NULL)
+		__atomic_store_n(&guard->faulted, 1, __ATOMIC_RELEASE);
+}
+
 bool chan__guard_faulted(const struct chan_guard *guard)
 {
 	return guard != NULL &&

@@ -16,6 +16,9 @@ struct chan_guard;
 int chan__guard_add(void *start, size_t size, struct chan_guard **ret);
 void chan__guard_remove(struct chan_guard *guard);
 
+/* Mark the mapping as lost to its peers, as a fault would. */
+void chan__guard_mark_faulted(struct chan_guard *guard);
+
 /* Tell whether a fault hit the mapping since it was guarded. */
 bool chan__guard_faulted(const struct chan_guard *guard);
 

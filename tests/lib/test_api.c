@@ -144,6 +144,13 @@ START_TEST(create_invalid_args)
 	p.mode = 010000;
 	ASSERT_RET(chan_create(name, &p, &ch), -EINVAL);
 
+	/* Set-user-ID, set-group-ID and sticky bits mean nothing here. */
+	chan_params_init(&p);
+	p.mode = 04777;
+	ASSERT_RET(chan_create(name, &p, &ch), -EINVAL);
+	p.mode = 01600;
+	ASSERT_RET(chan_create(name, &p, &ch), -EINVAL);
+
 	chan_params_init(&p);
 	p.flags = 1u << 31;
 	ASSERT_RET(chan_create(name, &p, &ch), -EINVAL);
@@ -1131,6 +1138,47 @@ START_TEST(error_int_min)
 }
 END_TEST
 
+/*
+ * With standard output closed, open(2) hands out descriptor 1; the
+ * segment must not keep it, or the program's next printf writes over the
+ * channel.
+ */
+static int attach_without_stdout(void *arg)
+{
+	const char *name = arg;
+	char created[CHAN_NAME_MAX + 8];
+	struct chan *ch, *made;
+	int r;
+
+	close(STDOUT_FILENO);
+	r = chan_attach(name, &ch);
+	CHILD_EXPECT(r == 0, "attach: %s", chan_error_name(r));
+	CHILD_EXPECT(fcntl(STDOUT_FILENO, F_GETFD) < 0 && errno == EBADF,
+		     "attach left its segment at descriptor 1");
+
+	snprintf(created, sizeof(created), "%s-new", name);
+	r = chan_create(created, NULL, &made);
+	CHILD_EXPECT(r == 0, "create: %s", chan_error_name(r));
+	CHILD_EXPECT(fcntl(STDOUT_FILENO, F_GETFD) < 0 && errno == EBADF,
+		     "create left its segment at descriptor 1");
+	chan_detach(made);
+	chan_remove(created);
+	chan_detach(ch);
+	return 0;
+}
+
+START_TEST(attach_stdio_closed)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct chan *ch;
+
+	tu_name(name, sizeof(name), "stdio");
+	ch = tu_create(name, 4, 16);
+	ASSERT_CHILD_OK(tu_spawn(attach_without_stdout, name));
+	chan_detach(ch);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -1157,6 +1205,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, attach_truncated);
 	tcase_add_test(tc, attach_symlink);
 	tcase_add_test(tc, attach_directory);
+	tcase_add_test(tc, attach_stdio_closed);
 	tcase_add_loop_test(tc, attach_bad_header, 0, HEADER_FAULTS);
 	tcase_add_test(tc, remove_errors);
 	tcase_add_test(tc, call_invalid_args);

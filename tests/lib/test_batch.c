@@ -78,6 +78,10 @@ START_TEST(batch_send_too_long)
 	tu_name(name, sizeof(name), "toolong");
 	ch = tu_create(name, 8, 16);
 	ASSERT_RET(chan_send_batch(ch, msgs, 2, &sent, 0), -EMSGSIZE);
+	ASSERT_U64(sent, 0);
+	sent = 99;
+	ASSERT_RET(chan_send_batch(NULL, msgs, 2, &sent, 0), -EINVAL);
+	ASSERT_U64(sent, 0);
 	ASSERT_RET(chan_info(ch, &info), 0);
 	ASSERT_U64(info.depth, 0);
 	chan_detach(ch);

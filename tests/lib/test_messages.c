@@ -681,6 +681,53 @@ START_TEST(remove_while_attached)
 }
 END_TEST
 
+/* Wait on the empty channel; the segment shrinks under the wait. */
+static int receive_until_error(void *arg)
+{
+	const char *name = arg;
+	struct chan *ch;
+	char buf[16];
+	size_t len;
+	int r;
+
+	r = chan_attach(name, &ch);
+	CHILD_EXPECT(r == 0, "attach: %s", chan_error_name(r));
+	r = chan_recv(ch, buf, sizeof(buf), &len);
+	CHILD_EXPECT(r == -EBADMSG, "recv: expected EBADMSG, got %s",
+		     chan_error_name(r));
+	chan_detach(ch);
+	return 0;
+}
+
+/*
+ * A receiver blocked on an empty channel whose file another process
+ * truncates returns -EBADMSG instead of waiting forever: to 0 bytes (its
+ * next look at the header faults) and to 4 KiB (the part of the header it
+ * reads survives, so only a look at the file's size shows the loss).
+ */
+START_TEST(msg_truncated_while_waiting)
+{
+	const off_t sizes[] = {0, 4096};
+	char name[CHAN_NAME_MAX + 1], path[PATH_MAX];
+	struct chan *ch;
+	int status;
+	pid_t pid;
+
+	tu_name(name, sizeof(name), "shrunk");
+	ch = tu_create(name, 4, 16);
+	pid = tu_spawn(receive_until_error, name);
+	ASSERT_RET(tu_wait_waiters(ch, 1, 0, TU_HANG_SEC), 0);
+
+	tu_shm_path(path, sizeof(path), name);
+	ck_assert_int_eq(truncate(path, sizes[_i]), 0);
+	status = tu_wait(pid, 5.0);
+	ck_assert_msg(status == 0,
+		      "receiver after truncation to %lld bytes: %s",
+		      (long long)sizes[_i], tu_status_text(status));
+	chan_detach(ch);
+}
+END_TEST
+
 static Suite *messages_suite(void)
 {
 	Suite *s = suite_create("messages");
@@ -698,6 +745,7 @@ static Suite *messages_suite(void)
 	tcase_add_test(tc, msg_timeout_expires);
 	tcase_add_loop_test(tc, msg_send_wakes, 0, 2);
 	tcase_add_loop_test(tc, msg_recv_wakes, 0, 2);
+	tcase_add_loop_test(tc, msg_truncated_while_waiting, 0, 2);
 	tcase_add_test(tc, close_wakes_all);
 	tcase_add_test(tc, close_drains_in_order);
 	tcase_add_test(tc, remove_while_attached);

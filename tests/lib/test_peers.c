@@ -593,6 +593,35 @@ START_TEST(track_pid_reuse_ignored)
 }
 END_TEST
 
+/*
+ * Each attach reaps the entries of processes that died, so the table and
+ * the waiter counts do not fill up with the dead on a channel that nobody
+ * supervises.
+ */
+START_TEST(attach_reaps_dead)
+{
+	struct peer_args a = {.flags = CHAN_SENDER};
+	struct chan_info info;
+	struct chan *ch, *other;
+
+	tu_name(a.name, sizeof(a.name), "reapattach");
+	ch = create_flags(a.name, 0, CHAN_RECEIVER, 0);
+	/* Each child's attach reaps the one killed before it. */
+	for (int i = 0; i < 5; i++)
+		kill_child(spawn_attached(&a));
+	ASSERT_RET(chan_info(ch, &info), 0);
+	ASSERT_U64(info.attachments, 2);
+
+	ASSERT_RET(chan_open(a.name, CHAN_SENDER, &other), 0);
+	ASSERT_RET(chan_info(ch, &info), 0);
+	ASSERT_U64(info.attachments, 2);
+	ASSERT_U64(info.senders, 1);
+	ASSERT_U64(info.receivers, 1);
+	chan_detach(other);
+	chan_detach(ch);
+}
+END_TEST
+
 static Suite *peers_suite(void)
 {
 	Suite *s = suite_create("peers");
@@ -614,6 +643,7 @@ static Suite *peers_suite(void)
 	tcase_add_test(tc, track_dead_sender_wakes);
 	tcase_add_test(tc, track_stopped_sender_alive);
 	tcase_add_test(tc, track_pid_reuse_ignored);
+	tcase_add_test(tc, attach_reaps_dead);
 	suite_add_tcase(s, tc);
 	return s;
 }
