@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,8 +261,11 @@ START_TEST(create_invalid_values)
 	    {"--msg-size", "18446744073709551616", "the maximum is"},
 	    {"--msg-size", "99999999999G", "the maximum is"},
 	    {"--mode", "999", "expected octal permission bits"},
-	    {"--mode", "0", "from 1 to 7777"},
-	    {"--mode", "10000", "from 1 to 7777"},
+	    {"--mode", "0", "from 0001 to 0777"},
+	    {"--mode", "1000", "from 0001 to 0777"},
+	    {"--mode", "4755", "from 0001 to 0777"},
+	    {"--mode", "2770", "from 0001 to 0777"},
+	    {"--mode", "10000", "from 0001 to 0777"},
 	    {"--owner", "no-such-user-zz", "no such user"},
 	    {"--group", "no-such-group-zz", "no such group"},
 	};
@@ -443,7 +447,17 @@ START_TEST(env_shm_dir)
 	/* A directory that cannot be listed is a plain failure. */
 	setenv("CHAN_SHM_DIR", dir, 1);
 	CHANCTL(&res, NULL, "ls");
-	ck_assert_failed_with(&res, 1, dir);
+	snprintf(path, sizeof(path), "failed to list channels in %s: %s;", dir,
+		 strerror(ENOENT));
+	ck_assert_failed_with(&res, 1, path);
+	result_free(&res);
+
+	/* A missing directory is no missing channel. */
+	CHANCTL(&res, NULL, "create", name);
+	snprintf(path, sizeof(path),
+		 "directory %s not found; create it or unset CHAN_SHM_DIR",
+		 dir);
+	ck_assert_failed_with(&res, 1, path);
 	result_free(&res);
 	unsetenv("CHAN_SHM_DIR");
 }
@@ -475,6 +489,41 @@ START_TEST(watch_invalid_options)
 
 	CHANCTL(&res, NULL, "watch", "-n", "1", "bad/name");
 	ck_assert_failed_with(&res, 2, "invalid channel name \"bad/name\"");
+	result_free(&res);
+}
+END_TEST
+
+/* -0 and --raw exclude each other, in either order, and do nothing. */
+START_TEST(null_raw_exclusive)
+{
+	static const char *const orders[][2] = {{"-0", "--raw"},
+						{"--raw", "--null"}};
+	const char *expected = "-0 (--null) and --raw exclude each other";
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	make_name(name, "exclusive");
+	create(name, "4", "8");
+	CHANCTL(&res, NULL, "send", name, "kept");
+	result_free(&res);
+
+	for (size_t i = 0; i < 2; i++) {
+		CHANCTL(&res, "a\n", "send", orders[i][0], orders[i][1], name);
+		ck_assert_failed_with(&res, 2, expected);
+		ck_assert_failed_with(&res, 2, "'chanctl send --help'");
+		result_free(&res);
+
+		CHANCTL(&res, NULL, "recv", orders[i][0], orders[i][1],
+			"--nonblock", name);
+		ck_assert_failed_with(&res, 2, expected);
+		ck_assert_failed_with(&res, 2, "'chanctl recv --help'");
+		ck_assert_str_eq(res.out, "");
+		result_free(&res);
+	}
+
+	/* Neither send queued nor recv took a message. */
+	CHANCTL(&res, NULL, "recv", "--nonblock", name);
+	ck_assert_str_eq(res.out, "kept\n");
 	result_free(&res);
 }
 END_TEST
@@ -873,6 +922,63 @@ START_TEST(show_read_only)
 END_TEST
 
 /* Poll info --json until member has the value expected, for up to 10 s. */
+/*
+ * A create that the directory's permissions forbid names the directory,
+ * not a segment path.  As root, nobody creates in a directory of mode
+ * 0700; otherwise the caller creates in one of mode 0555.
+ */
+START_TEST(create_no_permission)
+{
+	char dir[] = "/tmp/chanctl-test-XXXXXX", expected[PATH_MAX + 64];
+	char name[CHAN_NAME_MAX + 1];
+	bool root = geteuid() == 0;
+	struct result res;
+
+	make_name(name, "dir-denied");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, root ? 0700 : 0555), 0);
+	setenv("CHAN_SHM_DIR", dir, 1);
+	if (root)
+		run_as_nobody(&res, "create", "--", name);
+	else
+		CHANCTL(&res, NULL, "create", name);
+	unsetenv("CHAN_SHM_DIR");
+	ck_assert_int_eq(rmdir(dir), 0);
+
+	snprintf(expected, sizeof(expected), "check the permissions of %s,",
+		 dir);
+	ck_assert_failed_with(&res, 1, expected);
+	ck_assert_msg(strstr(res.err, "/chan.") == NULL, "%s", res.err);
+	result_free(&res);
+}
+END_TEST
+
+/*
+ * Only the owner of a segment in /dev/shm, which has the sticky bit, or
+ * root may remove it, and rm says so.  This needs a channel of another
+ * user, so it runs only as root.
+ */
+START_TEST(rm_not_owner)
+{
+	char name[CHAN_NAME_MAX + 1];
+	struct result res;
+
+	if (geteuid() != 0)
+		return;
+	make_name(name, "not-owner");
+	CHANCTL(&res, NULL, "create", "--mode", "0666", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	run_as_nobody(&res, "rm", "--", name);
+	ck_assert_failed_with(&res, 1, strerror(EPERM));
+	ck_assert_failed_with(&res, 1, "remove it as root, its owner,");
+	ck_assert_failed_with(&res, 1, "/dev/shm, which has the sticky bit");
+	result_free(&res);
+	ck_assert(segment_exists(name));
+}
+END_TEST
+
 static bool wait_for_member(const char *name, const char *member,
 			    uint64_t expected)
 {
@@ -1413,10 +1519,52 @@ START_TEST(recv_stdout_closed)
 	ck_assert_msg(strstr(err, "message 1 was already taken") != NULL &&
 			  strstr(err, "is lost") != NULL,
 		      "%s", err);
+	/* The system's meaning of EPIPE, not that of libchan. */
+	ck_assert_msg(strstr(err, strerror(EPIPE)) != NULL, "%s", err);
 
 	CHANCTL(&res, NULL, "recv", "--nonblock", name);
 	ck_assert_str_eq(res.out, "b\n");
 	result_free(&res);
+}
+END_TEST
+
+/* A full standard output is reported in the system's words. */
+START_TEST(recv_stdout_full)
+{
+	char name[CHAN_NAME_MAX + 1], *err;
+	struct result res;
+	int err_fds[2], full;
+	pid_t pid;
+
+	make_name(name, "stdout-full");
+	create(name, "4", "8");
+	CHANCTL(&res, NULL, "send", name, "a");
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+
+	full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(full, 0);
+	ck_assert_int_eq(pipe(err_fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(full, STDOUT_FILENO);
+		dup2(err_fds[1], STDERR_FILENO);
+		alarm(CHILD_TIMEOUT_SEC);
+		execl(CHANCTL_PATH, CHANCTL_PATH, "recv", "-n", "1", name,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(full);
+	close(err_fds[1]);
+	err = read_all(err_fds[0]);
+	close(err_fds[0]);
+	ck_assert_int_eq(wait_status(pid), 1);
+	ck_assert_msg(strstr(err, "failed to write to standard output: ") &&
+			  strstr(err, strerror(ENOSPC)),
+		      "%s", err);
+	ck_assert_msg(strstr(err, "shared memory") == NULL, "%s", err);
+	free(err);
 }
 END_TEST
 
@@ -1569,6 +1717,41 @@ START_TEST(recv_sigterm)
 }
 END_TEST
 
+/*
+ * A recv started with SIGINT ignored, as a shell starts the background
+ * jobs of a script, keeps it ignored: SIGINT leaves it waiting, and a
+ * close ends it with status 0.
+ */
+START_TEST(recv_sigint_ignored)
+{
+	char name[CHAN_NAME_MAX + 1], script[PATH_MAX + 2 * CHAN_NAME_MAX];
+	const struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+	struct result res;
+	int status;
+	pid_t pid;
+
+	make_name(name, "sigint-ignored");
+	create(name, "2", "8");
+	snprintf(script, sizeof(script), "trap '' INT; exec '%s' recv '%s'",
+		 CHANCTL_PATH, name);
+	pid = spawn_argv((const char *const[]){"sh", "-c", script, NULL});
+	ck_assert_int_eq(wait_for_receiver(name), 0);
+
+	ck_assert_int_eq(kill(pid, SIGINT), 0);
+	/* A handler would end recv with 130 within a moment; give it 0.5 s. */
+	for (int i = 0; i < 50; i++) {
+		ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+			      "recv exited after an ignored SIGINT");
+		nanosleep(&pause, NULL);
+	}
+
+	CHANCTL(&res, NULL, "close", name);
+	ck_assert_int_eq(res.status, 0);
+	result_free(&res);
+	ck_assert_int_eq(wait_status(pid), 0);
+}
+END_TEST
+
 /* A producer and a consumer running at once exchange every line. */
 START_TEST(send_recv_concurrent)
 {
@@ -1703,7 +1886,7 @@ END_TEST
 /* Once every receiver is gone, send fails as on a closed channel. */
 START_TEST(track_peers_receivers_gone)
 {
-	char name[CHAN_NAME_MAX + 1];
+	char name[CHAN_NAME_MAX + 1], fix[3 * CHAN_NAME_MAX + 128];
 	struct result res;
 
 	make_name(name, "no-receiver");
@@ -1723,11 +1906,25 @@ START_TEST(track_peers_receivers_gone)
 	ck_assert_failed_with(&res, 5, "every receiver of channel");
 	ck_assert_failed_with(&res, 5, "is gone");
 	ck_assert_ptr_nonnull(strstr(res.err, "0 messages were sent"));
+	snprintf(fix, sizeof(fix),
+		 "remove it and create it anew ('chanctl rm %s', then "
+		 "'chanctl create --track-peers %s')",
+		 name, name);
+	ck_assert_failed_with(&res, 5, fix);
+	/* A receiver started now would not help, so send names none. */
+	ck_assert_msg(strstr(res.err, "chanctl recv") == NULL, "%s", res.err);
 	result_free(&res);
 
-	/* A receiver that attaches again brings the channel back. */
+	/*
+	 * Both sides have come and gone: the channel is not closed, but a
+	 * new receiver sees its end at once, where a wait would time out.
+	 */
 	CHANCTL(&res, NULL, "info", "--json", name);
 	ck_assert_ptr_nonnull(strstr(res.out, "\"closed\": false,"));
+	result_free(&res);
+	CHANCTL(&res, NULL, "recv", "--timeout", "30", name);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "");
 	result_free(&res);
 }
 END_TEST
@@ -2056,6 +2253,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, env_shm_dir);
 	tcase_add_test(tc, watch_invalid_options);
 	tcase_add_test(tc, create_track_peers);
+	tcase_add_test(tc, null_raw_exclusive);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -2071,6 +2269,8 @@ static Suite *show_suite(void)
 	tcase_add_test(tc, ls_no_permission);
 	tcase_add_test(tc, info_json_matches_table);
 	tcase_add_test(tc, show_read_only);
+	tcase_add_test(tc, create_no_permission);
+	tcase_add_test(tc, rm_not_owner);
 	tcase_add_test(tc, info_peers);
 	tcase_add_test(tc, bus_state_file);
 	tcase_add_test(tc, bus_daemon_state);
@@ -2095,6 +2295,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, send_line_too_long);
 	tcase_add_test(tc, send_raw_chunks);
 	tcase_add_test(tc, recv_stdout_closed);
+	tcase_add_test(tc, recv_stdout_full);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -2108,6 +2309,7 @@ static Suite *pipe_suite(void)
 	tcase_add_test(tc, recv_woken_by_close);
 	tcase_add_test(tc, recv_sigint);
 	tcase_add_test(tc, recv_sigterm);
+	tcase_add_test(tc, recv_sigint_ignored);
 	tcase_add_test(tc, send_recv_concurrent);
 	tcase_add_test(tc, recv_sigint_at_start);
 	tcase_add_test(tc, track_peers_pipeline);

@@ -94,6 +94,9 @@ int check_name(const char *name);
  */
 int attach_channel(const char *name, uint32_t flags, struct chan **ret);
 
+/* The directory of the segments: CHAN_SHM_DIR, or /dev/shm. */
+const char *shm_dir(void);
+
 /* The path of the segment of a channel, for messages.  Free the result. */
 char *segment_path(const char *name);
 
@@ -120,7 +123,8 @@ char *group_name(gid_t gid);
 /*
  * SIGINT and SIGTERM set caught_signal and call chan_interrupt() on ch,
  * unless ch is NULL, so that a send or receive waiting on ch, or about to
- * wait, returns -EINTR.  The handlers are installed without SA_RESTART, so
+ * wait, returns -EINTR.  A signal that chanctl inherited as ignored stays
+ * ignored.  The handlers are installed without SA_RESTART, so
  * that a blocked read(2), write(2) or poll(2) returns EINTR once they have
  * run.  Call stop_interrupting() before detaching ch.
  */

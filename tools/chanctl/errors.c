@@ -106,14 +106,18 @@ int check_name(const char *name)
 			     "other than \".\" and \"..\"");
 }
 
-char *segment_path(const char *name)
+const char *shm_dir(void)
 {
 	const char *dir = getenv("CHAN_SHM_DIR");
+
+	return dir != NULL && dir[0] != '\0' ? dir : "/dev/shm";
+}
+
+char *segment_path(const char *name)
+{
 	char *path;
 
-	if (dir == NULL || dir[0] == '\0')
-		dir = "/dev/shm";
-	if (asprintf(&path, "%s/%s%s", dir, CHAN_SHM_PREFIX, name) < 0)
+	if (asprintf(&path, "%s/%s%s", shm_dir(), CHAN_SHM_PREFIX, name) < 0)
 		return NULL;
 	return path;
 }

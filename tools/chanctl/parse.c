@@ -148,11 +148,15 @@ int parse_mode(const char *option, const char *value, uint32_t *ret)
 				     "expected octal permission bits, "
 				     "such as 0660");
 	mode = strtoul(value, NULL, 8);
-	/* libchan reads a mode of 0 as "use the default", 0600. */
-	if (mode == 0 || mode > 07777)
+	/*
+	 * libchan reads a mode of 0 as "use the default", 0600, and rejects
+	 * the setuid, setgid and sticky bits, which mean nothing on a
+	 * segment.
+	 */
+	if (mode == 0 || mode > 0777)
 		return invalid_value(option, value,
 				     "expected octal permission bits "
-				     "from 1 to 7777");
+				     "from 0001 to 0777");
 	*ret = (uint32_t)mode;
 	return 0;
 }

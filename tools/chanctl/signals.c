@@ -43,6 +43,20 @@ void stop_interrupting(void)
 	atomic_store(&interrupt_target, NULL);
 }
 
+/*
+ * Install the handler for signo unless signo is ignored.  A shell starts
+ * the background jobs of a script with SIGINT ignored, and such a job
+ * must not stop at a Ctrl-C meant for the foreground job.
+ */
+static void catch_unless_ignored(int signo, const struct sigaction *sa)
+{
+	struct sigaction old;
+
+	if (sigaction(signo, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		return;
+	sigaction(signo, sa, NULL);
+}
+
 void install_signal_handlers(struct chan *ch)
 {
 	struct sigaction sa;
@@ -52,8 +66,8 @@ void install_signal_handlers(struct chan *ch)
 	sa.sa_handler = record_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = 0; /* no SA_RESTART: blocked calls return EINTR */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_unless_ignored(SIGINT, &sa);
+	catch_unless_ignored(SIGTERM, &sa);
 
 	/* A closed standard output shows up as EPIPE from write(2). */
 	sa.sa_handler = SIG_IGN;

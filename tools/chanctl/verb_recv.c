@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "chanctl.h"
@@ -30,6 +31,17 @@ struct recv_options {
 	bool nonblock;
 };
 
+/* Set the format of -0 or --raw, which exclude each other. */
+static int set_format(const struct verb *verb, struct recv_options *opts,
+		      enum output_format format)
+{
+	if (opts->format != format && opts->format != OUTPUT_LINES)
+		return usage_error(verb, "-0 (--null) and --raw exclude each "
+					 "other");
+	opts->format = format;
+	return 0;
+}
+
 static int parse_recv_options(const struct verb *verb, int argc, char **argv,
 			      struct recv_options *opts)
 {
@@ -49,10 +61,10 @@ static int parse_recv_options(const struct verb *verb, int argc, char **argv,
 		r = 0;
 		switch (c) {
 		case '0':
-			opts->format = OUTPUT_NUL;
+			r = set_format(verb, opts, OUTPUT_NUL);
 			break;
 		case OPT_RAW:
-			opts->format = OUTPUT_RAW;
+			r = set_format(verb, opts, OUTPUT_RAW);
 			break;
 		case 'n':
 			r = parse_count("--count", optarg, UINT64_MAX,
@@ -123,7 +135,7 @@ static int report_write_error(const char *name, uint64_t number, int err)
 {
 	log_error("failed to write to standard output: %s; message %" PRIu64
 		  " was already taken from channel \"%s\" and is lost",
-		  chan_strerror(err), number, name);
+		  strerror(-err), number, name);
 	return CHANCTL_EXIT_FAILURE;
 }
 

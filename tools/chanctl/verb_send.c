@@ -64,7 +64,9 @@ static const char *messages_were(uint64_t count)
 
 /*
  * Report -EPIPE: the channel is closed, or it tracks peers and every
- * receiver is gone.  A receiver that attaches again makes it usable.
+ * receiver is gone.  A receiver that attaches again revives it only while
+ * another sender is attached: once both sides have gone, a new receiver
+ * sees the end at once, so only a new channel takes messages again.
  */
 static void report_end_of_channel(const struct sender *s)
 {
@@ -74,9 +76,14 @@ static void report_end_of_channel(const struct sender *s)
 	    (info.flags & CHAN_TRACK_PEERS)) {
 		log_error("every receiver of channel \"%s\" is gone, and it "
 			  "tracks peers, so it takes no more messages; "
-			  "%" PRIu64 " %s sent before that; start a receiver "
-			  "with 'chanctl recv %s' and send again",
-			  s->name, s->sent, messages_were(s->sent), s->name);
+			  "%" PRIu64 " %s sent before that; a tracked channel "
+			  "ends when a side has gone, so to use it again, "
+			  "remove it and create it anew ('chanctl rm %s', "
+			  "then 'chanctl create --track-peers %s'), or create "
+			  "it without --track-peers so that commands can feed "
+			  "and drain it one after another",
+			  s->name, s->sent, messages_were(s->sent), s->name,
+			  s->name);
 		return;
 	}
 	log_error("channel \"%s\" is closed, so it takes no more messages; "
@@ -156,7 +163,7 @@ static int report_read_error(int err)
 {
 	if (err == -EINTR && caught_signal != 0)
 		return CHANCTL_EXIT_SIGNAL_BASE + caught_signal;
-	log_error("failed to read standard input: %s", chan_strerror(err));
+	log_error("failed to read standard input: %s", strerror(-err));
 	return CHANCTL_EXIT_FAILURE;
 }
 
@@ -246,6 +253,17 @@ static int send_raw(struct sender *s)
 	return status;
 }
 
+/* Set the format of -0 or --raw, which exclude each other. */
+static int set_format(const struct verb *verb, struct send_options *opts,
+		      enum input_format format)
+{
+	if (opts->format != format && opts->format != INPUT_LINES)
+		return usage_error(verb, "-0 (--null) and --raw exclude each "
+					 "other");
+	opts->format = format;
+	return 0;
+}
+
 static int parse_send_options(const struct verb *verb, int argc, char **argv,
 			      struct send_options *opts)
 {
@@ -265,10 +283,10 @@ static int parse_send_options(const struct verb *verb, int argc, char **argv,
 		r = 0;
 		switch (c) {
 		case '0':
-			opts->format = INPUT_NUL;
+			r = set_format(verb, opts, INPUT_NUL);
 			break;
 		case OPT_RAW:
-			opts->format = INPUT_RAW;
+			r = set_format(verb, opts, INPUT_RAW);
 			break;
 		case OPT_TIMEOUT:
 			opts->timeout_text = optarg;

@@ -196,16 +196,13 @@ static enum wait_result wait_until(int64_t deadline_ns, bool keyboard)
 
 static int report_frame_error(char *const *names, int err)
 {
-	char *dir = segment_path("");
-
 	if (names == NULL && err != -ENOMEM)
 		log_error("failed to list channels in %s: %s; set "
 			  "CHAN_SHM_DIR to the directory that holds them",
-			  dir ? dir : "/dev/shm", chan_strerror(err));
+			  shm_dir(), strerror(-err));
 	else
 		log_error("failed to sample the channels: %s",
 			  chan_strerror(err));
-	free(dir);
 	return CHANCTL_EXIT_FAILURE;
 }
 

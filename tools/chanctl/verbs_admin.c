@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "chanctl.h"
 
@@ -54,11 +56,24 @@ static void log_geometry_mismatch(const char *name,
 		  params->max_msg_size, name);
 }
 
+/* Report that the directory of the segments is missing. */
+static void log_missing_dir(const char *name)
+{
+	const char *env = getenv("CHAN_SHM_DIR");
+
+	if (env != NULL && env[0] != '\0')
+		log_error("failed to create channel \"%s\": directory %s not "
+			  "found; create it or unset CHAN_SHM_DIR",
+			  name, env);
+	else
+		log_error("failed to create channel \"%s\": directory "
+			  "/dev/shm not found; mount a tmpfs on it",
+			  name);
+}
+
 static int report_create_error(const char *name,
 			       const struct chan_params *params, int err)
 {
-	char *dir = segment_path("");
-
 	switch (err) {
 	case -EEXIST:
 		if (params->flags & CHAN_EXIST_OK)
@@ -68,24 +83,27 @@ static int report_create_error(const char *name,
 				  "use it, or remove it with 'chanctl rm %s'",
 				  name, name);
 		break;
+	case -ENOENT:
+		/* The name is valid, so only the directory can be missing. */
+		log_missing_dir(name);
+		return CHANCTL_EXIT_FAILURE;
 	case -ENOSPC:
 		log_error("failed to create channel \"%s\": %s; free space in "
 			  "%s or lower --capacity or --msg-size",
-			  name, chan_strerror(err), dir ? dir : "/dev/shm");
+			  name, chan_strerror(err), shm_dir());
 		break;
 	case -EPERM:
 	case -EACCES:
 		log_error("failed to create channel \"%s\": %s; check the "
 			  "permissions of %s, and note that --owner and "
 			  "--group need privilege",
-			  name, chan_strerror(err), dir ? dir : "/dev/shm");
+			  name, chan_strerror(err), shm_dir());
 		break;
 	default:
 		log_error("failed to create channel \"%s\": %s", name,
 			  chan_strerror(err));
 		break;
 	}
-	free(dir);
 	return exit_status_of(err);
 }
 
@@ -194,6 +212,61 @@ int verb_close(const struct verb *verb, int argc, char **argv)
 	return CHANCTL_EXIT_OK;
 }
 
+/* Say who may remove the segment at path: "as its owner, alice, or as root". */
+static char *who_may_remove(const char *path)
+{
+	struct stat st;
+	char *owner, *who;
+
+	if (path == NULL || stat(path, &st) < 0)
+		return strdup("as its owner or as root");
+	if (st.st_uid == 0)
+		return strdup("as root, its owner");
+	owner = user_name(st.st_uid);
+	if (owner == NULL ||
+	    asprintf(&who, "as its owner, %s, or as root", owner) < 0)
+		who = NULL;
+	free(owner);
+	return who;
+}
+
+/*
+ * Report the EPERM of unlink(2): in a directory with the sticky bit, as
+ * /dev/shm is, only the owner of a segment, or root, may remove it.
+ */
+static void log_not_owner(const char *name, int err)
+{
+	char *path = segment_path(name);
+	char *who = who_may_remove(path);
+
+	log_error("failed to remove channel \"%s\": %s; remove it %s, "
+		  "because only the owner may remove a segment from %s, "
+		  "which has the sticky bit",
+		  name, chan_strerror(err),
+		  who ? who : "as its owner or as root", shm_dir());
+	free(who);
+	free(path);
+}
+
+/* Report a failed chan_remove() of a channel that exists. */
+static void log_remove_error(const char *name, int err)
+{
+	switch (err) {
+	case -EPERM:
+		log_not_owner(name, err);
+		break;
+	case -EACCES:
+		log_error("failed to remove channel \"%s\": %s; removing "
+			  "needs write permission on %s",
+			  name, chan_strerror(err), shm_dir());
+		break;
+	default:
+		log_error("failed to remove channel \"%s\": %s", name,
+			  chan_strerror(err));
+		break;
+	}
+}
+
 /* Remove one channel; returns an exit status. */
 static int remove_channel(const char *name, bool force)
 {
@@ -209,8 +282,7 @@ static int remove_channel(const char *name, bool force)
 			  "missing channels",
 			  name);
 	else
-		log_error("failed to remove channel \"%s\": %s", name,
-			  chan_strerror(r));
+		log_remove_error(name, r);
 	return exit_status_of(r);
 }
 

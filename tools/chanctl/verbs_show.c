@@ -155,12 +155,10 @@ int verb_ls(const struct verb *verb, int argc, char **argv)
 		return r;
 	r = chan_list(&names, &count);
 	if (r < 0) {
-		char *dir = segment_path("");
-
+		/* A failure of the directory itself, in the system's words. */
 		log_error("failed to list channels in %s: %s; set CHAN_SHM_DIR "
 			  "to the directory that holds them",
-			  dir ? dir : "/dev/shm", chan_strerror(r));
-		free(dir);
+			  shm_dir(), strerror(-r));
 		return CHANCTL_EXIT_FAILURE;
 	}
 	p = printer_new(PRINTER_COLUMNS, opts.json, opts.legend);
