@@ -24,7 +24,7 @@ static struct chan_slot *slot_at(struct chan *ch, uint64_t index)
 struct wait_target {
 	uint32_t *seq;
 	uint32_t *waiters;
-	uint32_t *spinners;
+	uint64_t *spin_lease;
 	const uint64_t *index;
 	uint64_t seen;
 	uint32_t role;	    /* the waiting side: CHAN_SENDER or CHAN_RECEIVER */
@@ -65,28 +65,30 @@ static int return_interrupted(struct chan *ch)
  *
  * The peer usually acts within microseconds, and a futex sleep and wake
  * cost tens of microseconds between CPUs, so spin for a while before
- * registering as a waiter.  Only one process per side spins at a time:
- * with many senders or receivers on few CPUs, spinners would take the CPU
- * from the very process they wait for.
+ * registering as a waiter.  Only one process per side spins at a time
+ * (chan__spin_claim): with many senders or receivers on few CPUs,
+ * spinners would take the CPU from the very process they wait for.
  */
 static int wait_locked(struct chan *ch, enum chan_side side,
 		       const struct wait_target *target,
 		       const struct chan_deadline *d)
 {
 	struct chan_seg *seg = ch->seg;
+	uint64_t lease;
 	uint32_t expected;
 	int r = 0;
 
 	chan__unlock(ch, side);
-	if (add_seq_cst(target->spinners, 1) == 1) {
-		bool moved = chan__spin_while_equal(target->index, target->seen,
-						    &seg->closed);
+	if (chan__spin_claim(target->spin_lease, &lease)) {
+		bool moved;
 
-		add_seq_cst(target->spinners, -1);
+		CHAN_FAULT("spinning");
+		moved = chan__spin_while_equal(target->index, target->seen,
+					       &seg->closed);
+
+		chan__spin_release(target->spin_lease, lease);
 		if (moved)
 			return chan__lock(ch, side, d);
-	} else {
-		add_seq_cst(target->spinners, -1);
 	}
 
 	/*
@@ -228,7 +230,7 @@ static int64_t send_begin(struct chan *ch, const struct chan_deadline *d,
 	struct wait_target target = {
 	    .seq = &seg->space_seq,
 	    .waiters = &seg->send_waiters,
-	    .spinners = &seg->send_spinners,
+	    .spin_lease = &seg->send_spin_until,
 	    .index = &seg->head,
 	    .role = CHAN_SENDER,
 	    .peer_role = CHAN_RECEIVER,
@@ -407,7 +409,7 @@ static int64_t recv_begin(struct chan *ch, const struct chan_deadline *d,
 	struct wait_target target = {
 	    .seq = &seg->data_seq,
 	    .waiters = &seg->recv_waiters,
-	    .spinners = &seg->recv_spinners,
+	    .spin_lease = &seg->recv_spin_until,
 	    .index = &seg->tail,
 	    .role = CHAN_RECEIVER,
 	    .peer_role = CHAN_SENDER,

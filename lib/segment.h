@@ -113,20 +113,20 @@ struct chan_seg {
 	uint64_t cached_head;
 	uint64_t bytes_sent;
 	uint64_t send_waits;
-	uint32_t data_seq;	/* receivers sleep on this futex word */
-	uint32_t recv_waiters;	/* receivers that may sleep on data_seq */
-	uint32_t send_spinners; /* senders spinning before they sleep */
-	uint8_t pad2[CHAN_CACHE_LINE - 44];
+	uint32_t data_seq;	  /* receivers sleep on this futex word */
+	uint32_t recv_waiters;	  /* receivers that may sleep on data_seq */
+	uint64_t send_spin_until; /* the spinning sender's lease, see sync.h */
+	uint8_t pad2[CHAN_CACHE_LINE - 48];
 
 	/* Consumer side: written by receivers under recv_lock. */
 	uint64_t head;
 	uint64_t cached_tail;
 	uint64_t bytes_received;
 	uint64_t recv_waits;
-	uint32_t space_seq;	/* senders sleep on this futex word */
-	uint32_t send_waiters;	/* senders that may sleep on space_seq */
-	uint32_t recv_spinners; /* receivers spinning before they sleep */
-	uint8_t pad3[CHAN_CACHE_LINE - 44];
+	uint32_t space_seq;	  /* senders sleep on this futex word */
+	uint32_t send_waiters;	  /* senders that may sleep on space_seq */
+	uint64_t recv_spin_until; /* the spinning receiver's lease */
+	uint8_t pad3[CHAN_CACHE_LINE - 48];
 };
 
 static_assert(sizeof(pthread_mutex_t) <= CHAN_CACHE_LINE,

@@ -271,6 +271,35 @@ static bool have_other_cpu(void)
 	return n > 1;
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * NSEC_PER_SEC + (uint64_t)now.tv_nsec;
+}
+
+bool chan__spin_claim(uint64_t *lease, uint64_t *ret_until)
+{
+	uint64_t now = monotonic_ns();
+	uint64_t held = __atomic_load_n(lease, __ATOMIC_RELAXED);
+	uint64_t until = now + WAIT_SPIN_NS;
+
+	if (held > now)
+		return false;
+	if (!__atomic_compare_exchange_n(lease, &held, until, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return false;
+	*ret_until = until;
+	return true;
+}
+
+void chan__spin_release(uint64_t *lease, uint64_t until)
+{
+	__atomic_compare_exchange_n(lease, &until, 0, false, __ATOMIC_RELEASE,
+				    __ATOMIC_RELAXED);
+}
+
 bool chan__spin_while_equal(const uint64_t *index, uint64_t seen,
 			    const uint32_t *closed)
 {

@@ -56,6 +56,16 @@ int chan__futex_wait(uint32_t *word, uint32_t expected,
 void chan__futex_wake(uint32_t *word, int count);
 
 /*
+ * Claim a side's spin lease, a CLOCK_MONOTONIC time in nanoseconds until
+ * which one process spins: only one process per side spins at a time, and
+ * a spinner that dies frees the lease when it runs out, a few tens of
+ * microseconds later.  Returns true and the lease's end in *ret_until, or
+ * false while another process holds it.
+ */
+bool chan__spin_claim(uint64_t *lease, uint64_t *ret_until);
+void chan__spin_release(uint64_t *lease, uint64_t until);
+
+/*
  * Spin for a short, bounded time while *index equals seen and *closed is
  * zero, and only when another CPU exists to change them.  Returns true if
  * either changed.

@@ -622,6 +622,62 @@ START_TEST(attach_reaps_dead)
 }
 END_TEST
 
+/* Wait as a receiver with CHAN_FAULT=spinning: dies while spinning. */
+static int die_spinning(void *arg)
+{
+	const char *name = arg;
+	struct chan *ch;
+	char buf[8];
+	size_t len;
+	int r;
+
+	setenv("CHAN_FAULT", "spinning", 1);
+	r = chan_attach(name, &ch);
+	CHILD_EXPECT(r == 0, "attach: %s", chan_error_name(r));
+	r = chan_recv_timeout(ch, buf, sizeof(buf), &len, 50000000ULL);
+	/* Only a library built without fault injection gets here. */
+	return r == -ETIMEDOUT ? 77 : 1;
+}
+
+/*
+ * A receiver killed while it spins leaves its spin lease behind, which is
+ * a time that runs out, not a count that stays: the next waiter may spin.
+ */
+START_TEST(dead_spinner_lease_expires)
+{
+	char name[CHAN_NAME_MAX + 1], path[PATH_MAX];
+	struct chan_seg seg;
+	struct timespec now;
+	uint64_t now_ns;
+	struct chan *ch;
+	int status, fd;
+
+	tu_name(name, sizeof(name), "spinner");
+	ch = create_flags(name, 0, 0, 0);
+	status = tu_wait(tu_spawn(die_spinning, name), TU_HANG_SEC);
+	if (status == 77)
+		return; /* no fault injection in this build */
+	ck_assert_msg(status == 128 + SIGKILL,
+		      "spinner: expected SIGKILL, got %s",
+		      tu_status_text(status));
+
+	tu_shm_path(path, sizeof(path), name);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &seg, sizeof(seg), 0), sizeof(seg));
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	ck_assert_msg(seg.recv_spin_until != 0,
+		      "the dead spinner left no lease");
+	ck_assert_msg(seg.recv_spin_until < now_ns,
+		      "the dead spinner's lease has not run out: %llu >= %llu",
+		      (unsigned long long)seg.recv_spin_until,
+		      (unsigned long long)now_ns);
+	chan_detach(ch);
+}
+END_TEST
+
 static Suite *peers_suite(void)
 {
 	Suite *s = suite_create("peers");
@@ -644,6 +700,7 @@ static Suite *peers_suite(void)
 	tcase_add_test(tc, track_stopped_sender_alive);
 	tcase_add_test(tc, track_pid_reuse_ignored);
 	tcase_add_test(tc, attach_reaps_dead);
+	tcase_add_test(tc, dead_spinner_lease_expires);
 	suite_add_tcase(s, tc);
 	return s;
 }
