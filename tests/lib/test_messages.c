@@ -681,6 +681,17 @@ START_TEST(remove_while_attached)
 }
 END_TEST
 
+#if defined(__SANITIZE_THREAD__)
+#define RUNNING_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RUNNING_UNDER_TSAN 1
+#endif
+#endif
+#ifndef RUNNING_UNDER_TSAN
+#define RUNNING_UNDER_TSAN 0
+#endif
+
 /* Wait on the empty channel; the segment shrinks under the wait. */
 static int receive_until_error(void *arg)
 {
@@ -712,6 +723,14 @@ START_TEST(msg_truncated_while_waiting)
 	struct chan *ch;
 	int status;
 	pid_t pid;
+
+	/*
+	 * Under ThreadSanitizer (clang 14) a SIGBUS inside an instrumented
+	 * atomic deadlocks in the sanitizer's own signal handling, before
+	 * libchan's handler runs; the other builds cover that path.
+	 */
+	if (RUNNING_UNDER_TSAN && sizes[_i] == 0)
+		return;
 
 	tu_name(name, sizeof(name), "shrunk");
 	ch = tu_create(name, 4, 16);
