@@ -59,10 +59,10 @@ enum {
 	 * one peer of that role attached, and comes back when one attaches
 	 * again.  A detach is seen at once.  A death takes system calls to
 	 * see, which are kept off the fast path, so a sender sees it within
-	 * about 100 ms and a waiter within about 500 ms.  Off by default, because
-	 * channels that outlive their processes (a bus, or shell commands that
-	 * attach one after another) would otherwise end between two short-lived
-	 * senders.
+	 * about 100 ms and a waiter within about 500 ms.  Off by default,
+	 * because channels that outlive their processes (a bus, or shell
+	 * commands that attach one after another) would otherwise end between
+	 * two short-lived senders.
 	 */
 	CHAN_TRACK_PEERS = 1u << 1,
 };
@@ -217,7 +217,7 @@ int chan_remove(const char *name);
 /*
  * Make every call on ch that is waiting now, in any thread, return -EINTR
  * soon.  If no call is waiting, the interrupt stays pending, and the next
- * call on ch that would wait returns -EINTR at once instead; a call that
+ * call on ch that would wait returns -EINTR at once instead.  A call that
  * completes without waiting leaves it pending.  Async-signal-safe: call
  * it from a signal handler to stop a blocked send or receive, even when
  * the signal arrives just before the call begins.  Other processes'
@@ -261,8 +261,8 @@ int chan_send_timeout(struct chan *ch, const void *buf, size_t len,
 		      uint64_t timeout_ns);
 
 /*
- * Take the oldest message into buf, which holds size bytes, and store its
- * length in *ret_len.  chan_recv() waits while the channel is empty,
+ * Take the oldest message into buf, which has room for size bytes, and
+ * store its length in *ret_len.  chan_recv() waits while the channel is empty,
  * chan_try_recv() never waits, and chan_recv_timeout() waits up to
  * timeout_ns nanoseconds of CLOCK_MONOTONIC.  A receive that can complete
  * at once succeeds whatever the timeout.
@@ -298,8 +298,8 @@ int chan_recv_timeout(struct chan *ch, void *buf, size_t size, size_t *ret_len,
  * an error of chan_send().
  *
  * chan_recv_batch() waits for at least one message, then takes as many
- * as are queued, up to max_msgs, while each fits in what is left of buf:
- * message i is stored at buf plus the sum of lens[0..i-1], with its length
+ * as are queued, up to max_msgs, while each fits in what is left of buf.
+ * Message i is stored at buf plus the sum of lens[0..i-1], and its length
  * in lens[i].  *ret_count receives the number taken.  Returns 0, or an
  * error of chan_recv(); -EMSGSIZE when the first message does not fit in
  * size bytes, with the size it needs in lens[0] and nothing removed.
@@ -357,8 +357,8 @@ int chan_info(struct chan *ch, struct chan_info *ret);
  * List the handles attached to the channel, oldest entry first, into
  * peers (room for size entries), and store the number found in
  * *ret_count, which may exceed size.  Attachments whose process died are
- * listed with alive 0 and reaped by this call, so they are listed once;
- * through a read-only handle they cannot be reaped, and stay listed.
+ * listed with alive 0 and reaped by this call, so they are listed once.
+ * A read-only handle cannot reap them, so through it they stay listed.
  *
  * Returns 0, or -EINVAL (ch or ret_count is NULL, or peers is NULL and
  * size is not 0).
@@ -368,17 +368,21 @@ int chan_peers(struct chan *ch, struct chan_peer *peers, size_t size,
 
 /* The findings and actions of one chan_repair() call. */
 struct chan_repair_report {
-	uint32_t locks_repaired; /* locks whose owner had died */
-	uint32_t locks_busy;     /* locks held for over 100 ms by a live owner */
-	uint32_t peers_reaped;   /* attachments of dead processes cleared */
+	/* Locks whose owner had died. */
+	uint32_t locks_repaired;
+	/* Locks held for over 100 ms by a live owner. */
+	uint32_t locks_busy;
+	/* Attachments of dead processes cleared. */
+	uint32_t peers_reaped;
 };
 
 /*
  * Repair what dead processes left, without waiting for the next send or
- * receive to do it: take and release each of the channel's locks, which
- * repairs a lock whose owner died, and clear the attachments of processes
- * that died, with their share of the waiter counts.  A lock that a live
- * process holds for longer than 100 ms is counted as busy and skipped.
+ * receive to do it.  Taking and releasing each of the channel's locks
+ * repairs a lock whose owner died.  The attachments of processes that
+ * died are cleared, with their share of the waiter counts.  A lock that a
+ * live process holds for longer than 100 ms is counted as busy and
+ * skipped.
  * For housekeeping by a supervisor such as chanbusd.
  *
  * Returns 0 and fills *ret, or -EINVAL (a NULL argument), -EBADF (a
