@@ -239,7 +239,10 @@ int chan_close(struct chan *ch);
  * Send len bytes from buf as one message.  chan_send() waits while the
  * channel is full, chan_try_send() never waits, and chan_send_timeout()
  * waits up to timeout_ns nanoseconds of CLOCK_MONOTONIC.  A send that can
- * complete at once succeeds whatever the timeout.
+ * complete at once succeeds whatever the timeout.  Those two still wait up
+ * to 100 ms for a lock that another process holds (for one copy, unless
+ * that process is stopped), even past the deadline.  The receive calls
+ * below do the same.
  *
  * Returns 0 once the message is committed, or:
  *   -EMSGSIZE  len exceeds the channel's maximum message size; nothing
