@@ -23,7 +23,7 @@
 
 /*
  * Sleeps are cut into slices of this length.  A waker wakes one sleeper per
- * message; if that sleeper is killed before it takes the message, another
+ * message.  If that sleeper is killed before it takes the message, another
  * sleeper notices at the end of its slice at the latest.
  */
 #define WAIT_SLICE_NS (500 * 1000 * 1000LL)
@@ -143,7 +143,7 @@ static pthread_mutex_t *side_mutex(struct chan *ch, enum chan_side side)
 /*
  * The previous owner died inside the critical section.  head and tail are
  * published by single stores after the data they cover (see segment.h),
- * so the ring is consistent as it stands.  What remains is to reset this
+ * so the ring is consistent as it is.  What remains is to reset this
  * side's cached view of the other index, to reject a ring that no crash
  * could have produced, and to count the recovery.
  */
