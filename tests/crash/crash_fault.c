@@ -63,6 +63,7 @@ static const struct fault_case fault_cases[] = {
     {"send-published", true, 1, INFLIGHT_DELIVERED, true, false, false},
     {"recv-copied", false, 1, INFLIGHT_REQUEUED, true, false, false},
     {"recv-released", false, 1, INFLIGHT_LOST, true, false, false},
+    {"spinning", false, 0, INFLIGHT_NONE, false, false, true},
     {"waiting", false, 0, INFLIGHT_NONE, false, false, true},
 };
 
