@@ -121,6 +121,25 @@ char *user_name(uid_t uid);
 char *group_name(gid_t gid);
 
 /*
+ * How send reads and recv writes messages on standard input and output:
+ * one per line (the newline is not part of the message), one per
+ * NUL-terminated record, or raw bytes (chunks of up to the maximum
+ * message size on input, the bytes with nothing added on output).
+ */
+enum record_format {
+	FORMAT_LINES,
+	FORMAT_NUL,
+	FORMAT_RAW,
+};
+
+/*
+ * Set *format to the one of -0 or --raw; they exclude each other, so a
+ * second, different one is a usage error.  Returns 0 or an exit status.
+ */
+int set_record_format(const struct verb *verb, enum record_format *format,
+		      enum record_format requested);
+
+/*
  * SIGINT and SIGTERM set caught_signal and call chan_interrupt() on ch,
  * unless ch is NULL, so that a send or receive waiting on ch, or about to
  * wait, returns -EINTR.  A signal that chanctl inherited as ignored stays

@@ -255,3 +255,13 @@ void format_time(char *buf, size_t size, int64_t sec, int64_t nsec)
 	}
 	snprintf(buf, size, "%s.%09" PRId64 "Z", date, nsec);
 }
+
+int set_record_format(const struct verb *verb, enum record_format *format,
+		      enum record_format requested)
+{
+	if (*format != requested && *format != FORMAT_LINES)
+		return usage_error(verb, "-0 (--null) and --raw exclude each "
+					 "other");
+	*format = requested;
+	return 0;
+}

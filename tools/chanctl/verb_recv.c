@@ -17,30 +17,13 @@ enum {
 	OPT_NONBLOCK,
 };
 
-enum output_format {
-	OUTPUT_LINES, /* each message followed by a newline */
-	OUTPUT_NUL,   /* each message followed by a NUL */
-	OUTPUT_RAW,   /* the bytes of each message, nothing added */
-};
-
 struct recv_options {
-	enum output_format format;
+	enum record_format format;
 	uint64_t count; /* stop after this many messages; 0: no limit */
 	uint64_t timeout_ns;
 	const char *timeout_text;
 	bool nonblock;
 };
-
-/* Set the format of -0 or --raw, which exclude each other. */
-static int set_format(const struct verb *verb, struct recv_options *opts,
-		      enum output_format format)
-{
-	if (opts->format != format && opts->format != OUTPUT_LINES)
-		return usage_error(verb, "-0 (--null) and --raw exclude each "
-					 "other");
-	opts->format = format;
-	return 0;
-}
 
 static int parse_recv_options(const struct verb *verb, int argc, char **argv,
 			      struct recv_options *opts)
@@ -61,10 +44,10 @@ static int parse_recv_options(const struct verb *verb, int argc, char **argv,
 		r = 0;
 		switch (c) {
 		case '0':
-			r = set_format(verb, opts, OUTPUT_NUL);
+			r = set_record_format(verb, &opts->format, FORMAT_NUL);
 			break;
 		case OPT_RAW:
-			r = set_format(verb, opts, OUTPUT_RAW);
+			r = set_record_format(verb, &opts->format, FORMAT_RAW);
 			break;
 		case 'n':
 			r = parse_count("--count", optarg, UINT64_MAX,
@@ -162,9 +145,9 @@ static int receive_loop(struct chan *ch, const char *name,
 			return report_recv_end(name, opts, r);
 		received++;
 
-		if (opts->format == OUTPUT_LINES)
+		if (opts->format == FORMAT_LINES)
 			buf[len++] = '\n';
-		else if (opts->format == OUTPUT_NUL)
+		else if (opts->format == FORMAT_NUL)
 			buf[len++] = '\0';
 		r = write_all(STDOUT_FILENO, buf, len);
 		if (r < 0)
@@ -176,7 +159,7 @@ static int receive_loop(struct chan *ch, const char *name,
 int verb_recv(const struct verb *verb, int argc, char **argv)
 {
 	struct recv_options opts = {
-	    .format = OUTPUT_LINES,
+	    .format = FORMAT_LINES,
 	    .timeout_ns = CHAN_TIMEOUT_INFINITE,
 	};
 	const char *name;

@@ -18,14 +18,8 @@ enum {
 	OPT_CLOSE,
 };
 
-enum input_format {
-	INPUT_LINES, /* one message per line, without the newline */
-	INPUT_NUL,   /* one message per NUL-terminated record */
-	INPUT_RAW,   /* chunks of up to the maximum message size */
-};
-
 struct send_options {
-	enum input_format format;
+	enum record_format format;
 	uint64_t timeout_ns; /* CHAN_TIMEOUT_INFINITE: wait without limit */
 	const char *timeout_text;
 	bool nonblock;
@@ -148,7 +142,7 @@ static int send_arguments(struct sender *s, int count, char **messages)
 
 static int report_too_long(const struct sender *s, uint64_t number, size_t len)
 {
-	const char *unit = s->opts->format == INPUT_LINES ? "line" : "record";
+	const char *unit = s->opts->format == FORMAT_LINES ? "line" : "record";
 
 	log_error("%s %" PRIu64 " of standard input is %zu bytes, over the "
 		  "maximum message size of %zu bytes of channel \"%s\"; it "
@@ -170,7 +164,7 @@ static int report_read_error(int err)
 /* Send each line, or each NUL-terminated record, as one message. */
 static int send_records(struct sender *s)
 {
-	int delim = s->opts->format == INPUT_NUL ? '\0' : '\n';
+	int delim = s->opts->format == FORMAT_NUL ? '\0' : '\n';
 	char *record = NULL;
 	size_t allocated = 0;
 	uint64_t number = 0;
@@ -253,17 +247,6 @@ static int send_raw(struct sender *s)
 	return status;
 }
 
-/* Set the format of -0 or --raw, which exclude each other. */
-static int set_format(const struct verb *verb, struct send_options *opts,
-		      enum input_format format)
-{
-	if (opts->format != format && opts->format != INPUT_LINES)
-		return usage_error(verb, "-0 (--null) and --raw exclude each "
-					 "other");
-	opts->format = format;
-	return 0;
-}
-
 static int parse_send_options(const struct verb *verb, int argc, char **argv,
 			      struct send_options *opts)
 {
@@ -283,10 +266,10 @@ static int parse_send_options(const struct verb *verb, int argc, char **argv,
 		r = 0;
 		switch (c) {
 		case '0':
-			r = set_format(verb, opts, INPUT_NUL);
+			r = set_record_format(verb, &opts->format, FORMAT_NUL);
 			break;
 		case OPT_RAW:
-			r = set_format(verb, opts, INPUT_RAW);
+			r = set_record_format(verb, &opts->format, FORMAT_RAW);
 			break;
 		case OPT_TIMEOUT:
 			opts->timeout_text = optarg;
@@ -318,7 +301,7 @@ static int parse_send_options(const struct verb *verb, int argc, char **argv,
 int verb_send(const struct verb *verb, int argc, char **argv)
 {
 	struct send_options opts = {
-	    .format = INPUT_LINES,
+	    .format = FORMAT_LINES,
 	    .timeout_ns = CHAN_TIMEOUT_INFINITE,
 	};
 	struct sender s = {.opts = &opts};
@@ -328,7 +311,7 @@ int verb_send(const struct verb *verb, int argc, char **argv)
 	if (r >= 0)
 		return r;
 	operands = argc - optind;
-	if (operands > 1 && opts.format != INPUT_LINES)
+	if (operands > 1 && opts.format != FORMAT_LINES)
 		return usage_error(verb, "-0 and --raw apply to standard "
 					 "input, not to MESSAGE arguments");
 
@@ -341,7 +324,7 @@ int verb_send(const struct verb *verb, int argc, char **argv)
 
 	if (operands > 1)
 		status = send_arguments(&s, operands - 1, argv + optind + 1);
-	else if (opts.format == INPUT_RAW)
+	else if (opts.format == FORMAT_RAW)
 		status = send_raw(&s);
 	else
 		status = send_records(&s);
