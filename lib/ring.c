@@ -386,8 +386,8 @@ static int take_message(struct chan *ch, uint64_t head, void *buf, size_t size,
 /*
  * End of channel: closed, or every sender gone, and nothing left.  closed
  * is set under the send lock after every send that started before it, and
- * a sender's entry is cleared after its last commit; so once either is
- * seen, one more look at tail finds every committed message.
+ * a sender's entry is cleared after its last commit.  So once either shows,
+ * one more look at tail finds every committed message.
  */
 static bool end_of_channel(struct chan *ch, uint64_t head)
 {
@@ -530,7 +530,8 @@ int chan_recv_timeout(struct chan *ch, void *buf, size_t size, size_t *ret_len,
 
 /*
  * Set closed under the send lock, so that every send either committed
- * before it or sees it; then wake everybody, whatever the waiter counts.
+ * before it or finds it set.  Then wake everybody, whatever the waiter
+ * counts.
  */
 int chan_close(struct chan *ch)
 {

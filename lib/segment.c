@@ -189,7 +189,7 @@ static int attach_fd(const char *name, int fd, bool read_only, uid_t owner,
 /*
  * Tell whether the segment file is now smaller than the mapping.  A waiter
  * that touches only the header would not fault on a truncated file, so it
- * looks after each sleep; the SIGBUS guard catches the other cases.
+ * looks after each sleep.  The SIGBUS guard catches the other cases.
  */
 bool chan__segment_shrunk(struct chan *ch)
 {
